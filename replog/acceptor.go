@@ -1,0 +1,165 @@
+package replog
+
+import (
+	"math"
+	"sort"
+)
+
+// Acceptor is the Paxos acceptor for every slot of the log. It promises a
+// ballot n when n is above every ballot it promised, accepts at n when n is at
+// least its promise, and tells the learners what it accepted. Its promised
+// ballot and accepted entries reach storage (Ready.HardState, Ready.Accepted)
+// before the replies that depend on them are sent.
+type Acceptor struct {
+	cfg     Config
+	storage AcceptorStorage
+
+	promised Ballot
+	// commit is the chosen watermark leaders told this acceptor: every slot
+	// below it is chosen. It bounds promises (SPEC §8.2).
+	commit uint64
+
+	rd Ready
+}
+
+var _ Node = (*Acceptor)(nil)
+
+// NewAcceptor restores an acceptor from its storage.
+func NewAcceptor(cfg Config, s AcceptorStorage) (*Acceptor, error) {
+	cfg.fillDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p, err := s.Promised()
+	if err != nil {
+		return nil, err
+	}
+	return &Acceptor{cfg: cfg, storage: s, promised: p}, nil
+}
+
+// Promised returns the highest ballot this acceptor promised.
+func (a *Acceptor) Promised() Ballot { return a.promised }
+
+// Commit returns the chosen watermark this acceptor was told.
+func (a *Acceptor) Commit() uint64 { return a.commit }
+
+// Step handles MsgPrepare, MsgAccept and MsgCatchup; other messages are ignored.
+func (a *Acceptor) Step(m Message) error {
+	switch m.Type {
+	case MsgPrepare:
+		return a.prepare(m)
+	case MsgAccept:
+		a.accept(m)
+	case MsgCatchup:
+		return a.catchup(m)
+	}
+	return nil
+}
+
+func (a *Acceptor) promise(b Ballot) {
+	if b > a.promised {
+		a.promised = b
+		a.rd.HardState.Promised = b
+	}
+}
+
+func (a *Acceptor) nack(m Message) {
+	a.send(Message{Type: MsgNack, To: m.From, Ballot: a.promised, Probe: m.Probe})
+}
+
+func (a *Acceptor) prepare(m Message) error {
+	// A duplicate prepare at the ballot already promised gets the same promise
+	// again: ballots are unique to one proposer, so it changes nothing.
+	if m.Ballot < a.promised {
+		a.nack(m)
+		return nil
+	}
+	a.promise(m.Ballot)
+	entries, err := a.accepted(max(m.Slot, a.commit), math.MaxInt)
+	if err != nil {
+		return err
+	}
+	a.send(Message{Type: MsgPromise, To: m.From, Ballot: a.promised, Commit: a.commit, Entries: entries})
+	return nil
+}
+
+func (a *Acceptor) accept(m Message) {
+	if m.Ballot < a.promised {
+		a.nack(m)
+		return
+	}
+	a.promise(m.Ballot)
+	a.commit = max(a.commit, m.Commit)
+	if len(m.Entries) == 0 {
+		a.send(Message{Type: MsgAccepted, To: m.From, Ballot: m.Ballot, Probe: m.Probe})
+		return
+	}
+	slots := make([]uint64, len(m.Entries))
+	learned := make([]Entry, len(m.Entries))
+	for i, e := range m.Entries {
+		e.Ballot = m.Ballot
+		slots[i] = e.Slot
+		learned[i] = e
+	}
+	a.rd.Accepted = append(a.rd.Accepted, learned...)
+	a.send(Message{Type: MsgAccepted, To: m.From, Ballot: m.Ballot, Probe: m.Probe, Slots: slots})
+	for _, l := range a.cfg.Learners {
+		a.send(Message{Type: MsgLearn, To: l, Ballot: m.Ballot, Commit: a.commit, Entries: learned})
+	}
+}
+
+func (a *Acceptor) catchup(m Message) error {
+	entries, err := a.accepted(m.Slot, a.cfg.CatchupLimit)
+	if err != nil {
+		return err
+	}
+	a.send(Message{Type: MsgLearn, To: m.From, Commit: a.commit, Probe: m.Probe, Slot: m.Slot, Entries: entries})
+	return nil
+}
+
+// accepted returns the accepted entries from slot on: what storage holds,
+// overlaid with what this Ready has not persisted yet.
+func (a *Acceptor) accepted(from uint64, limit int) ([]Entry, error) {
+	stored, err := a.storage.Accepted(from, limit)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.rd.Accepted) == 0 {
+		return stored, nil
+	}
+	bySlot := make(map[uint64]Entry, len(stored)+len(a.rd.Accepted))
+	for _, e := range stored {
+		bySlot[e.Slot] = e
+	}
+	for _, e := range a.rd.Accepted {
+		if e.Slot >= from {
+			bySlot[e.Slot] = e
+		}
+	}
+	out := make([]Entry, 0, len(bySlot))
+	for _, e := range bySlot {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Slot < out[j].Slot })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (a *Acceptor) send(m Message) {
+	m.From = a.cfg.ID
+	a.rd.Messages = append(a.rd.Messages, m)
+}
+
+// Tick does nothing: an acceptor only answers.
+func (a *Acceptor) Tick() {}
+
+// HasReady reports whether there are effects to handle.
+func (a *Acceptor) HasReady() bool { return !a.rd.IsEmpty() }
+
+// Ready returns the pending effects; see Node.
+func (a *Acceptor) Ready() Ready { return a.rd }
+
+// Advance clears the effects returned by the last Ready.
+func (a *Acceptor) Advance() { a.rd = Ready{} }

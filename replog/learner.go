@@ -1,0 +1,316 @@
+package replog
+
+import "fmt"
+
+// Learner builds the chosen log. A slot is chosen when a quorum of distinct
+// acceptors accepted it at the same ballot (SPEC §8.4); chosen entries join the
+// log only as a contiguous prefix (Ready.Chosen, persisted in slot order), and
+// a learner that sees a hole asks the other learners and the acceptors for it.
+// Duplicates of a request (retries) are marked in the log: the first copy in
+// slot order wins, so every learner agrees (SPEC §8.6).
+type Learner struct {
+	cfg     Config
+	storage LearnerStorage
+
+	// commit is the first slot not in the log (persisted or in this Ready).
+	commit uint64
+	// votes tallies acceptances for slots >= commit, by slot then ballot.
+	votes map[uint64]map[Ballot]*tally
+	// chosen holds chosen entries above a hole, waiting to join the log.
+	chosen map[uint64]Command
+	// hint is the highest chosen watermark anyone told us about: every slot
+	// below it is chosen (it comes only from Commit fields, which are facts).
+	hint uint64
+	// firstInReady indexes the requests of rd.Chosen (not yet in storage).
+	firstInReady map[string]uint64
+
+	idle     int // ticks since the log last grew
+	sinceAsk int // ticks since the last catch-up request
+
+	// Recovery of slots known chosen that no single ballot shows as chosen
+	// (all learners missed the notifications, and later leaders overwrote
+	// part of the quorum). askSeq numbers the catch-up rounds sent to the
+	// acceptors; only answers to the current round count, because they were
+	// read after the learner knew the slots below askHint were chosen.
+	askSeq  uint64
+	askHint uint64
+	answers map[ID]acceptorState
+
+	rd Ready
+}
+
+// acceptorState is one acceptor's answer to a catch-up round: its accepted
+// entries from the requested slot up to (including) through.
+type acceptorState struct {
+	entries map[uint64]Entry
+	through uint64
+}
+
+type tally struct {
+	cmd  Command
+	from []ID
+}
+
+var _ Node = (*Learner)(nil)
+
+// NewLearner restores a learner from its storage.
+func NewLearner(cfg Config, s LearnerStorage) (*Learner, error) {
+	cfg.fillDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := s.Commit()
+	if err != nil {
+		return nil, err
+	}
+	l := &Learner{cfg: cfg, storage: s, commit: c, hint: c,
+		votes: map[uint64]map[Ballot]*tally{}, chosen: map[uint64]Command{}, firstInReady: map[string]uint64{}}
+	// A restarted learner asks for news at its first tick.
+	l.sinceAsk = cfg.PollTicks
+	return l, nil
+}
+
+// Commit returns the first slot not in the log: slots below it are chosen and
+// stored (or in the current Ready).
+func (l *Learner) Commit() uint64 { return l.commit }
+
+// Gaps returns how many slots are known to be missing below the highest slot
+// this learner heard of.
+func (l *Learner) Gaps() uint64 {
+	if l.hint > l.commit {
+		return l.hint - l.commit
+	}
+	return 0
+}
+
+// Step handles MsgLearn (from acceptors), MsgChosen (from learners) and
+// MsgCatchup (from learners and proposers).
+func (l *Learner) Step(m Message) error {
+	switch m.Type {
+	case MsgLearn:
+		l.hint = max(l.hint, m.Commit)
+		for _, e := range m.Entries {
+			l.vote(m.From, e)
+		}
+		if m.Probe != 0 && m.Probe == l.askSeq {
+			l.recoverFrom(m)
+		}
+		return l.advance()
+	case MsgChosen:
+		l.hint = max(l.hint, m.Commit)
+		for _, e := range m.Entries {
+			l.choose(e.Slot, e.Command)
+		}
+		full := len(m.Entries) >= l.cfg.CatchupLimit
+		if err := l.advance(); err != nil {
+			return err
+		}
+		if full && l.commit < m.Commit {
+			// A full catch-up answer: ask the same peer for the next batch now.
+			l.send(Message{Type: MsgCatchup, To: m.From, Slot: l.commit})
+			l.sinceAsk = 0
+		}
+		return nil
+	case MsgCatchup:
+		return l.answerCatchup(m)
+	}
+	return nil
+}
+
+func (l *Learner) vote(from ID, e Entry) {
+	if e.Slot < l.commit || e.Ballot == 0 {
+		return
+	}
+	if _, done := l.chosen[e.Slot]; done {
+		return
+	}
+	byBallot := l.votes[e.Slot]
+	if byBallot == nil {
+		byBallot = map[Ballot]*tally{}
+		l.votes[e.Slot] = byBallot
+	}
+	t := byBallot[e.Ballot]
+	if t == nil {
+		t = &tally{cmd: e.Command}
+		byBallot[e.Ballot] = t
+	}
+	for _, id := range t.from {
+		if id == from {
+			return
+		}
+	}
+	t.from = append(t.from, from)
+	if len(t.from) >= l.cfg.Quorum() {
+		l.choose(e.Slot, t.cmd)
+	}
+}
+
+// recoverFrom records an acceptor's answer to the current catch-up round and
+// resolves the slots it can. For a slot known to be chosen, the accepted entry
+// with the highest ballot among any quorum of acceptors holds the chosen
+// value: the quorum meets the one that chose it, and every proposal at or
+// above the choosing ballot carries the chosen value (Paxos Made Simple,
+// P2c). Answers to this round were read after the slots below askHint were
+// known chosen, so none of them predates the choice.
+func (l *Learner) recoverFrom(m Message) {
+	st := acceptorState{entries: make(map[uint64]Entry, len(m.Entries)), through: l.askHint}
+	if len(m.Entries) >= l.cfg.CatchupLimit {
+		st.through = m.Entries[len(m.Entries)-1].Slot + 1
+	}
+	for _, e := range m.Entries {
+		st.entries[e.Slot] = e
+	}
+	l.answers[m.From] = st
+	if len(l.answers) < l.cfg.Quorum() {
+		return
+	}
+	for s := l.commit; s < min(l.askHint, l.commit+uint64(l.cfg.CatchupLimit)); s++ {
+		if _, done := l.chosen[s]; done {
+			continue
+		}
+		var best Entry
+		n := 0
+		for _, a := range l.answers {
+			if s >= a.through {
+				continue
+			}
+			n++
+			if e, ok := a.entries[s]; ok && e.Ballot > best.Ballot {
+				best = e
+			}
+		}
+		if n < l.cfg.Quorum() || best.Ballot == 0 {
+			continue
+		}
+		l.choose(s, best.Command)
+	}
+}
+
+func (l *Learner) choose(slot uint64, cmd Command) {
+	if slot < l.commit {
+		return
+	}
+	if prev, ok := l.chosen[slot]; ok && prev != cmd {
+		panic(fmt.Sprintf("replog: learner %d: slot %d chosen twice: %+v and %+v", l.cfg.ID, slot, prev, cmd))
+	}
+	l.chosen[slot] = cmd
+	delete(l.votes, slot)
+	// hint is not raised: a chosen slot does not make the slots below it chosen
+	// (a leader may have died with them in flight).
+}
+
+// advance moves the contiguous chosen prefix into the log and tells Notify.
+func (l *Learner) advance() error {
+	start := len(l.rd.Chosen)
+	for {
+		cmd, ok := l.chosen[l.commit]
+		if !ok {
+			break
+		}
+		ce := ChosenEntry{Entry: Entry{Slot: l.commit, Command: cmd}, FirstSlot: l.commit}
+		if !cmd.IsNoop() {
+			first, dup, err := l.firstSlot(cmd.RequestID)
+			if err != nil {
+				return err
+			}
+			if dup {
+				ce.Dup, ce.FirstSlot = true, first
+			} else {
+				l.firstInReady[cmd.RequestID] = l.commit
+			}
+		}
+		l.rd.Chosen = append(l.rd.Chosen, ce)
+		delete(l.chosen, l.commit)
+		delete(l.votes, l.commit)
+		l.commit++
+	}
+	if len(l.rd.Chosen) == start {
+		return nil
+	}
+	l.idle = 0
+	entries := make([]Entry, 0, len(l.rd.Chosen)-start)
+	for _, ce := range l.rd.Chosen[start:] {
+		entries = append(entries, ce.Entry)
+	}
+	for _, id := range l.cfg.Notify {
+		l.send(Message{Type: MsgChosen, To: id, Commit: l.commit, Entries: entries})
+	}
+	return nil
+}
+
+func (l *Learner) firstSlot(req string) (uint64, bool, error) {
+	if s, ok := l.firstInReady[req]; ok {
+		return s, true, nil
+	}
+	return l.storage.FirstSlot(req)
+}
+
+// answerCatchup sends the chosen entries from m.Slot on, as MsgChosen.
+func (l *Learner) answerCatchup(m Message) error {
+	stored, err := l.storage.Chosen(m.Slot, l.cfg.CatchupLimit)
+	if err != nil {
+		return err
+	}
+	entries := make([]Entry, 0, len(stored))
+	next := m.Slot
+	for _, ce := range stored {
+		entries = append(entries, ce.Entry)
+		next = ce.Slot + 1
+	}
+	for _, ce := range l.rd.Chosen {
+		if len(entries) >= l.cfg.CatchupLimit {
+			break
+		}
+		if ce.Slot >= next {
+			entries = append(entries, ce.Entry)
+		}
+	}
+	l.send(Message{Type: MsgChosen, To: m.From, Commit: l.commit, Entries: entries})
+	return nil
+}
+
+// Tick asks for missing slots: from everyone when a hole is known and the log
+// has not grown for RetryTicks, and from the other learners every PollTicks
+// when idle (a learner that was down may not know what it missed).
+func (l *Learner) Tick() {
+	l.idle++
+	l.sinceAsk++
+	stuck := l.hint > l.commit || len(l.chosen) > 0
+	if (stuck && l.idle >= l.cfg.RetryTicks && l.sinceAsk >= l.cfg.RetryTicks) || l.sinceAsk >= l.cfg.PollTicks {
+		l.askAll()
+	}
+}
+
+// askAll asks the other learners and the acceptors for what this learner is
+// missing; the acceptors' answers also carry the chosen watermark.
+func (l *Learner) askAll() {
+	l.sinceAsk = 0
+	for _, id := range l.cfg.Learners {
+		if id != l.cfg.ID {
+			l.send(Message{Type: MsgCatchup, To: id, Slot: l.commit})
+		}
+	}
+	l.askSeq++
+	l.askHint = l.hint
+	l.answers = map[ID]acceptorState{}
+	for _, id := range l.cfg.Acceptors {
+		l.send(Message{Type: MsgCatchup, To: id, Slot: l.commit, Probe: l.askSeq})
+	}
+}
+
+func (l *Learner) send(m Message) {
+	m.From = l.cfg.ID
+	l.rd.Messages = append(l.rd.Messages, m)
+}
+
+// HasReady reports whether there are effects to handle.
+func (l *Learner) HasReady() bool { return !l.rd.IsEmpty() }
+
+// Ready returns the pending effects; see Node.
+func (l *Learner) Ready() Ready { return l.rd }
+
+// Advance clears the effects returned by the last Ready.
+func (l *Learner) Advance() {
+	l.rd = Ready{}
+	clear(l.firstInReady)
+}

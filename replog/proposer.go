@@ -1,0 +1,588 @@
+package replog
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// Role is a proposer's state.
+type Role uint8
+
+// The proposer roles.
+const (
+	Follower Role = iota
+	Candidate
+	Leader
+)
+
+func (r Role) String() string {
+	return [...]string{"follower", "candidate", "leader"}[r]
+}
+
+// Proposer is a Multi-Paxos proposer. One proposer at a time leads: it runs
+// Phase 1 once for every slot from its first unchosen one (Campaign), finishes
+// what earlier leaders left (the highest-ballot value per slot, no-ops in the
+// holes), and then runs only Phase 2 for new commands while its ballot holds,
+// with up to Window slots in flight and many slots per accept message. It
+// steps down when an acceptor answers with a higher ballot.
+//
+// A proposer also follows the chosen log (from its own quorums and from the
+// learners' MsgChosen) so it can answer a retried request with the slot of its
+// first copy.
+type Proposer struct {
+	cfg     Config
+	storage ProposerStorage
+
+	role    Role
+	round   uint64 // highest round used (persisted before use)
+	ballot  Ballot // this proposer's ballot while candidate or leader
+	leader  ID     // the leader we follow (None when unknown)
+	maxSeen Ballot // highest ballot seen in any message
+	// leaderBallot is the ballot of the leader we follow.
+	leaderBallot Ballot
+	// heard are the acceptors that answered this leader since the last check.
+	heard      map[ID]bool
+	quorumTick int
+
+	electionElapsed  int
+	electionTimeout  int
+	heartbeatElapsed int
+	retryElapsed     int
+
+	// Phase 1 (candidate).
+	promises  map[ID]bool
+	recovered map[uint64]Entry // highest-ballot accepted entry per slot
+	promisedW uint64           // highest chosen watermark in the promises
+
+	// Phase 2 (leader).
+	nextSlot  uint64
+	lowSlot   uint64 // no slot below it is in flight
+	inflight  map[uint64]*proposal
+	byRequest map[string]uint64 // request → slot, for slots in flight
+	queue     []Command         // proposals waiting for room in the window
+	unsent    []Entry           // entries to send in the next Ready's accepts
+
+	// The chosen log as far as this proposer knows it.
+	commit    uint64             // first slot whose chosen value is unknown here
+	floor     uint64             // every slot below it is chosen (values maybe unknown)
+	known     map[uint64]Command // chosen values at or above commit
+	firstSlot map[string]uint64  // request → slot of its first copy, below commit
+	waiting   map[string]bool    // requests proposed here that still need a Result
+
+	// Linearizable reads.
+	probe      uint64
+	probeAcks  map[ID]uint64
+	reads      []pendingRead
+	askElapsed int
+
+	rd Ready
+}
+
+type proposal struct {
+	entry Entry
+	votes []ID
+}
+
+type pendingRead struct {
+	ctx, index, probe uint64
+}
+
+var _ Node = (*Proposer)(nil)
+
+// NewProposer restores a proposer from its storage. It starts as a follower.
+func NewProposer(cfg Config, s ProposerStorage) (*Proposer, error) {
+	cfg.fillDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ID >= ballotRadix {
+		return nil, fmt.Errorf("replog: proposer ID %d must be below %d", cfg.ID, ballotRadix)
+	}
+	r, err := s.Round()
+	if err != nil {
+		return nil, err
+	}
+	p := &Proposer{cfg: cfg, storage: s, round: r,
+		known: map[uint64]Command{}, firstSlot: map[string]uint64{}, waiting: map[string]bool{}}
+	p.becomeFollower(None)
+	return p, nil
+}
+
+// Status is a snapshot of a proposer for observers.
+type Status struct {
+	ID        ID
+	Role      Role
+	Leader    ID
+	Ballot    Ballot // this proposer's current ballot (0 before its first campaign)
+	MaxSeen   Ballot
+	Round     uint64
+	NextSlot  uint64
+	Commit    uint64
+	Floor     uint64
+	InFlight  int
+	Queued    int
+	Recovered int
+}
+
+// Status returns a snapshot of the proposer.
+func (p *Proposer) Status() Status {
+	return Status{ID: p.cfg.ID, Role: p.role, Leader: p.leader, Ballot: p.ballot, MaxSeen: p.maxSeen,
+		Round: p.round, NextSlot: p.nextSlot, Commit: p.commit, Floor: p.floor,
+		InFlight: len(p.inflight), Queued: len(p.queue), Recovered: len(p.recovered)}
+}
+
+// Propose asks the leader to get cmd chosen. The answer comes later as a
+// Result in Ready (the slot of the request's first copy), unless Propose
+// returns an error: ErrNotLeader (the caller may forward to Status().Leader),
+// ErrInvalid or ErrDropped (the queue is full).
+func (p *Proposer) Propose(cmd Command) error {
+	if cmd.RequestID == "" || cmd.Value == "" {
+		return ErrInvalid
+	}
+	if p.role != Leader {
+		return ErrNotLeader
+	}
+	if len(p.queue) >= p.cfg.MaxQueue {
+		return ErrDropped
+	}
+	p.waiting[cmd.RequestID] = true
+	if s, ok := p.firstSlot[cmd.RequestID]; ok {
+		p.answer(cmd.RequestID, s)
+		return nil
+	}
+	if _, ok := p.byRequest[cmd.RequestID]; ok {
+		return nil // already in flight: its Result answers this copy too
+	}
+	if len(p.inflight) >= p.cfg.Window || len(p.queue) > 0 {
+		p.queue = append(p.queue, cmd)
+		return nil
+	}
+	p.assign(cmd)
+	return nil
+}
+
+// Campaign starts an election now (force_election), whatever the leader.
+func (p *Proposer) Campaign() { p.campaign() }
+
+// ReadIndex asks for a linearizable read. The answer comes as a ReadState with
+// the same ctx: once a quorum of acceptors confirms this leadership, every
+// write acknowledged before the call is below Index.
+func (p *Proposer) ReadIndex(ctx uint64) {
+	if p.role != Leader {
+		p.rd.ReadStates = append(p.rd.ReadStates, ReadState{Ctx: ctx, Err: ErrNotLeader})
+		return
+	}
+	p.probe++
+	p.reads = append(p.reads, pendingRead{ctx: ctx, index: p.nextSlot, probe: p.probe})
+	p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Probe: p.probe}, p.cfg.Acceptors)
+}
+
+// Step handles every message a proposer gets.
+func (p *Proposer) Step(m Message) error {
+	if m.Ballot > p.maxSeen {
+		p.maxSeen = m.Ballot
+	}
+	switch m.Type {
+	case MsgPromise:
+		p.onPromise(m)
+	case MsgAccepted:
+		p.onAccepted(m)
+	case MsgNack:
+		if m.Ballot > p.ballot && p.role != Follower {
+			p.becomeFollower(m.Ballot.Proposer())
+		}
+	case MsgHeartbeat:
+		p.onHeartbeat(m)
+	case MsgChosen:
+		p.floor = max(p.floor, m.Commit)
+		for _, e := range m.Entries {
+			p.learn(e.Slot, e.Command)
+		}
+		p.applyKnown()
+	}
+	return nil
+}
+
+func (p *Proposer) onHeartbeat(m Message) {
+	p.floor = max(p.floor, m.Commit)
+	if p.role != Follower {
+		if m.Ballot > p.ballot {
+			p.becomeFollower(m.Ballot.Proposer())
+			p.leaderBallot = m.Ballot
+		}
+		return
+	}
+	if m.Ballot >= p.leaderBallot {
+		// An older leader's heartbeat is ignored: the acceptors' nacks stop it.
+		p.leader, p.leaderBallot = m.Ballot.Proposer(), m.Ballot
+		p.electionElapsed = 0
+	}
+}
+
+// Tick drives heartbeats, election timeouts and retransmissions.
+func (p *Proposer) Tick() {
+	p.askElapsed++
+	switch p.role {
+	case Leader:
+		p.heartbeatElapsed++
+		if p.heartbeatElapsed >= p.cfg.HeartbeatTicks {
+			p.heartbeat()
+		}
+		// Check quorum: a leader no quorum of acceptors answered for an
+		// election timeout steps down, so a cut-off leader does not keep the
+		// other proposers from campaigning.
+		p.quorumTick++
+		if p.quorumTick >= 2*p.cfg.ElectionTicks {
+			if len(p.heard) < p.cfg.Quorum() {
+				p.becomeFollower(None)
+				p.askForChosen()
+				return
+			}
+			p.quorumTick = 0
+			clear(p.heard)
+		}
+		p.retryElapsed++
+		if p.retryElapsed >= p.cfg.RetryTicks {
+			p.retryElapsed = 0
+			p.retransmit()
+		}
+	default:
+		p.electionElapsed++
+		if p.electionElapsed >= p.electionTimeout {
+			p.campaign()
+		} else if p.role == Candidate && p.electionElapsed%p.cfg.RetryTicks == 0 {
+			p.sendPrepares()
+		}
+	}
+	p.askForChosen()
+}
+
+// askForChosen fetches chosen values this proposer lacks (below floor, or
+// above a hole) from a learner.
+func (p *Proposer) askForChosen() {
+	if len(p.cfg.Learners) == 0 || p.askElapsed < p.cfg.RetryTicks {
+		return
+	}
+	if p.floor <= p.commit && len(p.known) == 0 {
+		return
+	}
+	p.askElapsed = 0
+	to := p.cfg.Learners[p.cfg.Rand.IntN(len(p.cfg.Learners))]
+	p.send(Message{Type: MsgCatchup, To: to, Slot: p.commit})
+}
+
+func (p *Proposer) others() []ID {
+	out := make([]ID, 0, len(p.cfg.Proposers))
+	for _, id := range p.cfg.Proposers {
+		if id != p.cfg.ID {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (p *Proposer) resetElection() {
+	p.electionElapsed = 0
+	p.electionTimeout = p.cfg.ElectionTicks + p.cfg.Rand.IntN(p.cfg.ElectionTicks)
+}
+
+func (p *Proposer) becomeFollower(leader ID) {
+	if p.role == Leader || p.role == Candidate {
+		p.dropAll(ErrNotLeader)
+	}
+	p.role = Follower
+	p.leader = leader
+	p.promises, p.recovered = nil, nil
+	p.resetElection()
+}
+
+// dropAll fails every proposal and read this proposer was carrying.
+func (p *Proposer) dropAll(err error) {
+	reqs := make([]string, 0, len(p.waiting))
+	for r := range p.waiting {
+		reqs = append(reqs, r)
+	}
+	sort.Strings(reqs)
+	for _, r := range reqs {
+		p.rd.Results = append(p.rd.Results, Result{RequestID: r, Err: err})
+	}
+	clear(p.waiting)
+	for _, rd := range p.reads {
+		p.rd.ReadStates = append(p.rd.ReadStates, ReadState{Ctx: rd.ctx, Err: err})
+	}
+	p.reads = nil
+	p.inflight, p.byRequest, p.queue, p.unsent = nil, nil, nil, nil
+}
+
+// campaign starts Phase 1 with a fresh ballot above every ballot seen. The new
+// round is in Ready.HardState, so it is durable before any prepare leaves.
+func (p *Proposer) campaign() {
+	if p.role == Leader {
+		p.dropAll(ErrNotLeader)
+	}
+	p.round = max(p.round, p.maxSeen.Round()) + 1
+	p.ballot = MakeBallot(p.round, p.cfg.ID)
+	p.maxSeen = max(p.maxSeen, p.ballot)
+	p.rd.HardState.Round = p.round
+	p.role = Candidate
+	p.leader = None
+	p.promises = map[ID]bool{}
+	p.recovered = map[uint64]Entry{}
+	p.promisedW = 0
+	p.resetElection()
+	p.sendPrepares()
+}
+
+func (p *Proposer) sendPrepares() {
+	for _, a := range p.cfg.Acceptors {
+		if !p.promises[a] {
+			p.send(Message{Type: MsgPrepare, To: a, Ballot: p.ballot, Slot: p.commit})
+		}
+	}
+}
+
+func (p *Proposer) onPromise(m Message) {
+	if p.role != Candidate || m.Ballot != p.ballot || p.promises[m.From] {
+		return
+	}
+	p.promises[m.From] = true
+	p.promisedW = max(p.promisedW, m.Commit)
+	for _, e := range m.Entries {
+		if e.Slot < p.commit {
+			continue
+		}
+		if prev, ok := p.recovered[e.Slot]; !ok || e.Ballot > prev.Ballot {
+			p.recovered[e.Slot] = e
+		}
+	}
+	if len(p.promises) >= p.cfg.Quorum() {
+		p.becomeLeader()
+	}
+}
+
+// becomeLeader finishes the slots earlier leaders may have left: from the
+// first slot not known chosen, every slot gets the highest-ballot value a
+// promise reported, or a no-op (SPEC §8.3).
+func (p *Proposer) becomeLeader() {
+	p.role = Leader
+	p.leader = p.cfg.ID
+	p.floor = max(p.floor, p.promisedW)
+	start := max(p.commit, p.floor)
+	top := start
+	for s := range p.recovered {
+		if s >= start && s+1 > top {
+			top = s + 1
+		}
+	}
+	for s := range p.known {
+		top = max(top, s+1) // chosen under a newer ballot: our accepts there will be nacked
+	}
+	p.inflight = map[uint64]*proposal{}
+	p.byRequest = map[string]uint64{}
+	p.nextSlot, p.lowSlot = start, start
+	for s := start; s < top; s++ {
+		if _, ok := p.known[s]; ok {
+			p.nextSlot++
+			continue
+		}
+		cmd := p.recovered[s].Command // the zero Command is the no-op
+		p.assign(cmd)
+	}
+	p.nextSlot = top
+	p.recovered, p.promises = nil, nil
+	p.retryElapsed, p.quorumTick = 0, 0
+	p.heard = map[ID]bool{}
+	p.heartbeat()
+}
+
+// heartbeat tells the other proposers this leader is alive, and sends the
+// acceptors an empty accept that confirms the ballot still holds (which also
+// confirms the pending linearizable reads).
+func (p *Proposer) heartbeat() {
+	p.heartbeatElapsed = 0
+	p.broadcast(Message{Type: MsgHeartbeat, Ballot: p.ballot, Commit: p.watermark()}, p.others())
+	p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Probe: p.probe}, p.cfg.Acceptors)
+}
+
+// assign gives cmd the next slot and queues its accept.
+func (p *Proposer) assign(cmd Command) {
+	s := p.nextSlot
+	p.nextSlot++
+	e := Entry{Slot: s, Command: cmd}
+	p.inflight[s] = &proposal{entry: e}
+	if cmd.RequestID != "" {
+		p.byRequest[cmd.RequestID] = s
+	}
+	p.unsent = append(p.unsent, e)
+}
+
+func (p *Proposer) onAccepted(m Message) {
+	if p.role != Leader || m.Ballot != p.ballot {
+		return
+	}
+	p.heard[m.From] = true
+	if m.Probe != 0 {
+		p.onProbeAck(m.From, m.Probe)
+	}
+	for _, s := range m.Slots {
+		pr := p.inflight[s]
+		if pr == nil || slices.Contains(pr.votes, m.From) {
+			continue
+		}
+		pr.votes = append(pr.votes, m.From)
+		if len(pr.votes) >= p.cfg.Quorum() {
+			p.learn(s, pr.entry.Command)
+		}
+	}
+	p.applyKnown()
+}
+
+// learn records that cmd is chosen at slot.
+func (p *Proposer) learn(slot uint64, cmd Command) {
+	if slot < p.commit {
+		return
+	}
+	if prev, ok := p.known[slot]; ok && prev != cmd {
+		panic(fmt.Sprintf("replog: proposer %d: slot %d chosen twice: %+v and %+v", p.cfg.ID, slot, prev, cmd))
+	}
+	p.known[slot] = cmd
+	if pr := p.inflight[slot]; pr != nil {
+		delete(p.inflight, slot)
+		if r := pr.entry.Command.RequestID; r != "" && p.byRequest[r] == slot {
+			delete(p.byRequest, r)
+			if r != cmd.RequestID && p.waiting[r] {
+				// Another value won this slot: this proposal is lost here.
+				delete(p.waiting, r)
+				p.rd.Results = append(p.rd.Results, Result{RequestID: r, Err: ErrDropped})
+			}
+		}
+	}
+}
+
+// applyKnown walks the contiguous known prefix: it records each request's
+// first copy and answers the requests that wait for it.
+func (p *Proposer) applyKnown() {
+	for {
+		cmd, ok := p.known[p.commit]
+		if !ok {
+			break
+		}
+		s := p.commit
+		delete(p.known, s)
+		p.commit++
+		ce := ChosenEntry{Entry: Entry{Slot: s, Command: cmd}, FirstSlot: s}
+		if !cmd.IsNoop() {
+			if first, dup := p.firstSlot[cmd.RequestID]; dup {
+				ce.Dup, ce.FirstSlot = true, first
+			} else {
+				p.firstSlot[cmd.RequestID] = s
+			}
+			p.answer(cmd.RequestID, ce.FirstSlot)
+		}
+		p.rd.Applied = append(p.rd.Applied, ce)
+	}
+	p.floor = max(p.floor, p.commit)
+	for p.lowSlot < p.nextSlot && p.inflight[p.lowSlot] == nil {
+		p.lowSlot++
+	}
+	if p.role == Leader {
+		for len(p.queue) > 0 && len(p.inflight) < p.cfg.Window {
+			cmd := p.queue[0]
+			p.queue = p.queue[1:]
+			if s, ok := p.firstSlot[cmd.RequestID]; ok {
+				p.answer(cmd.RequestID, s)
+			} else if _, ok := p.byRequest[cmd.RequestID]; !ok {
+				p.assign(cmd)
+			}
+		}
+		p.completeReads()
+	}
+}
+
+func (p *Proposer) answer(req string, slot uint64) {
+	if p.waiting[req] {
+		delete(p.waiting, req)
+		p.rd.Results = append(p.rd.Results, Result{RequestID: req, Slot: slot})
+	}
+}
+
+// retransmit resends the accepts still in flight and the pending probes.
+func (p *Proposer) retransmit() {
+	for s := p.lowSlot; s < p.nextSlot; s++ {
+		if pr := p.inflight[s]; pr != nil {
+			p.unsent = append(p.unsent, pr.entry)
+		}
+	}
+}
+
+func (p *Proposer) onProbeAck(from ID, probe uint64) {
+	if p.probeAcks == nil {
+		p.probeAcks = map[ID]uint64{}
+	}
+	p.probeAcks[from] = max(p.probeAcks[from], probe)
+}
+
+// completeReads answers the reads whose probe a quorum acknowledged.
+func (p *Proposer) completeReads() {
+	if len(p.reads) == 0 {
+		return
+	}
+	acks := make([]uint64, 0, len(p.probeAcks))
+	for _, a := range p.probeAcks {
+		acks = append(acks, a)
+	}
+	q := p.cfg.Quorum()
+	if len(acks) < q {
+		return
+	}
+	sort.Slice(acks, func(i, j int) bool { return acks[i] > acks[j] })
+	confirmed := acks[q-1]
+	n := 0
+	for _, rd := range p.reads {
+		if rd.probe > confirmed {
+			break
+		}
+		p.rd.ReadStates = append(p.rd.ReadStates, ReadState{Ctx: rd.ctx, Index: rd.index})
+		n++
+	}
+	p.reads = p.reads[n:]
+}
+
+// watermark is the chosen watermark a leader tells acceptors and followers.
+func (p *Proposer) watermark() uint64 { return max(p.commit, p.floor) }
+
+func (p *Proposer) broadcast(m Message, to []ID) {
+	for _, id := range to {
+		m.To = id
+		p.send(m)
+	}
+}
+
+func (p *Proposer) send(m Message) {
+	m.From = p.cfg.ID
+	p.rd.Messages = append(p.rd.Messages, m)
+}
+
+// flush turns the unsent entries into accept messages, MaxBatch entries each.
+func (p *Proposer) flush() {
+	for len(p.unsent) > 0 {
+		n := min(len(p.unsent), p.cfg.MaxBatch)
+		batch := p.unsent[:n:n]
+		p.unsent = p.unsent[n:]
+		p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Entries: batch}, p.cfg.Acceptors)
+	}
+	p.unsent = nil
+}
+
+// HasReady reports whether there are effects to handle.
+func (p *Proposer) HasReady() bool { return len(p.unsent) > 0 || !p.rd.IsEmpty() }
+
+// Ready returns the pending effects; see Node.
+func (p *Proposer) Ready() Ready {
+	p.flush()
+	return p.rd
+}
+
+// Advance clears the effects returned by the last Ready.
+func (p *Proposer) Advance() { p.rd = Ready{} }

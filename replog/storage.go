@@ -1,0 +1,34 @@
+package replog
+
+// The read side of each role's durable state. The caller owns the storage: it
+// writes what each Ready says (HardState, Accepted, Chosen) before calling
+// Advance, and the core only reads. Reads see every Ready the caller has
+// advanced past; the core itself overlays what it has not handed out yet.
+
+// ProposerStorage is a proposer's durable state: the highest round it used.
+type ProposerStorage interface {
+	// Round returns the highest round persisted (0 when none). It does not block
+	// on anything but the disk.
+	Round() (uint64, error)
+}
+
+// AcceptorStorage is an acceptor's durable state.
+type AcceptorStorage interface {
+	// Promised returns the highest ballot promised (0 when none).
+	Promised() (Ballot, error)
+	// Accepted returns at most limit accepted entries with Slot >= from, in slot
+	// order, each with the ballot it was accepted at. The slice is the caller's.
+	Accepted(from uint64, limit int) ([]Entry, error)
+}
+
+// LearnerStorage is a learner's durable chosen log.
+type LearnerStorage interface {
+	// Commit returns the number of contiguous chosen slots stored: the first
+	// slot not yet in the log.
+	Commit() (uint64, error)
+	// Chosen returns at most limit chosen entries with Slot >= from, in slot
+	// order. The slice is the caller's.
+	Chosen(from uint64, limit int) ([]ChosenEntry, error)
+	// FirstSlot returns the slot of the first copy of requestID in the log.
+	FirstSlot(requestID string) (slot uint64, ok bool, err error)
+}

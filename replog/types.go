@@ -1,0 +1,182 @@
+package replog
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ID identifies a node of the cluster (NODE_ID in the deployment).
+type ID uint64
+
+// None is the ID of no node ("no leader known").
+const None ID = 0
+
+// Ballot is a proposal number: round*100 + proposer ID. Ballots are totally
+// ordered and never reused, because a proposer persists the highest round it
+// used before using it. The zero Ballot is lower than every real ballot.
+type Ballot uint64
+
+// ballotRadix leaves room for proposer IDs 1..99 in a ballot.
+const ballotRadix = 100
+
+// MakeBallot returns the ballot of round for proposer id.
+func MakeBallot(round uint64, id ID) Ballot { return Ballot(round*ballotRadix + uint64(id)) }
+
+// Round returns the round of b.
+func (b Ballot) Round() uint64 { return uint64(b) / ballotRadix }
+
+// Proposer returns the proposer that owns b.
+func (b Ballot) Proposer() ID { return ID(uint64(b) % ballotRadix) }
+
+// Command is a client command. RequestID is the idempotency key: two commands
+// with the same RequestID are the same command, and only the first copy in
+// slot order counts in the log. A Command with an empty RequestID and an empty
+// Value is a no-op that a new leader uses to fill a hole.
+type Command struct {
+	ClientID  uint64 `json:"client_id"`
+	RequestID string `json:"request_id"`
+	Value     string `json:"value"`
+}
+
+// IsNoop reports whether c is the no-op command.
+func (c Command) IsNoop() bool { return c.RequestID == "" && c.Value == "" }
+
+// Entry is a command at a slot of the log. Ballot is the ballot the entry was
+// accepted at (in promises and learn notifications); it is zero when unknown.
+type Entry struct {
+	Slot    uint64 `json:"slot"`
+	Ballot  Ballot `json:"proposal_number"`
+	Command Command
+}
+
+// ChosenEntry is an entry of the chosen log as a learner or a proposer applies
+// it. Dup is true when an earlier slot already holds the same RequestID; then
+// FirstSlot is that earlier slot (otherwise FirstSlot == Slot). Reads skip
+// no-ops and duplicates.
+type ChosenEntry struct {
+	Entry
+	Dup       bool   `json:"dup,omitempty"`
+	FirstSlot uint64 `json:"first_slot"`
+}
+
+// MsgType is the kind of a Message.
+type MsgType uint8
+
+// The messages of the protocol, named as in Paxos Made Simple.
+const (
+	// MsgPrepare (proposer → acceptor): phase 1a for every slot >= Slot at Ballot.
+	MsgPrepare MsgType = iota + 1
+	// MsgPromise (acceptor → proposer): phase 1b. Ballot is the promised ballot,
+	// Commit the acceptor's chosen watermark, Entries its accepted entries above it.
+	MsgPromise
+	// MsgAccept (proposer → acceptor): phase 2a for Entries at Ballot. Commit is
+	// the leader's chosen watermark. An Accept with no entries and Probe != 0
+	// confirms leadership for linearizable reads.
+	MsgAccept
+	// MsgAccepted (acceptor → proposer): phase 2b for Slots at Ballot.
+	MsgAccepted
+	// MsgNack (acceptor → proposer): a rejection. Ballot is the higher ballot the
+	// acceptor promised.
+	MsgNack
+	// MsgLearn (acceptor → learner): the acceptor accepted Entries (each with its
+	// ballot). Commit is the chosen watermark the acceptor knows.
+	MsgLearn
+	// MsgChosen (learner → proposer, client, learner): Entries are chosen;
+	// Commit is the sender's contiguous chosen prefix (first unchosen slot).
+	MsgChosen
+	// MsgCatchup (learner or proposer → learner or acceptor): send me what you
+	// know from Slot on. A learner answers MsgChosen, an acceptor MsgLearn.
+	MsgCatchup
+	// MsgHeartbeat (leader → proposers): the leader at Ballot is alive; Commit is
+	// its chosen watermark.
+	MsgHeartbeat
+)
+
+var msgNames = [...]string{"MsgNone", "MsgPrepare", "MsgPromise", "MsgAccept", "MsgAccepted",
+	"MsgNack", "MsgLearn", "MsgChosen", "MsgCatchup", "MsgHeartbeat"}
+
+func (t MsgType) String() string {
+	if int(t) < len(msgNames) {
+		return msgNames[t]
+	}
+	return fmt.Sprintf("MsgType(%d)", uint8(t))
+}
+
+// Message is one protocol message. The meaning of each field depends on Type
+// (see the MsgType constants).
+type Message struct {
+	Type    MsgType  `json:"type"`
+	From    ID       `json:"from"`
+	To      ID       `json:"to"`
+	Ballot  Ballot   `json:"ballot"`
+	Slot    uint64   `json:"slot,omitempty"`
+	Commit  uint64   `json:"commit,omitempty"`
+	Probe   uint64   `json:"probe,omitempty"`
+	Slots   []uint64 `json:"slots,omitempty"`
+	Entries []Entry  `json:"entries,omitempty"`
+}
+
+// HardState is the state a role must persist before the messages of the same
+// Ready are sent. A zero field means "unchanged".
+type HardState struct {
+	// Round is the highest round a proposer used (proposer).
+	Round uint64
+	// Promised is the highest ballot an acceptor promised (acceptor).
+	Promised Ballot
+}
+
+// IsEmpty reports whether hs holds nothing to persist.
+func (hs HardState) IsEmpty() bool { return hs == HardState{} }
+
+// Result answers a proposal: the slot of the first copy of RequestID in the
+// chosen log, or an error (ErrNotLeader, ErrDropped) when this proposer can no
+// longer see it through. An error does not mean the command was not chosen.
+type Result struct {
+	RequestID string
+	Slot      uint64
+	Err       error
+}
+
+// ReadState answers Proposer.ReadIndex: a linearizable read that started
+// before this leadership was confirmed must see every slot < Index.
+type ReadState struct {
+	Ctx   uint64
+	Index uint64
+	Err   error
+}
+
+// Ready is one batch of effects. The caller must, in this order: persist
+// HardState, Accepted and Chosen durably; then send Messages; then deliver
+// Results, ReadStates and Applied; then call Advance.
+type Ready struct {
+	HardState HardState
+	// Accepted are entries an acceptor accepted (persist, overwriting the slot).
+	Accepted []Entry
+	// Chosen are entries a learner appends to its contiguous chosen log, in slot
+	// order (persist).
+	Chosen []ChosenEntry
+
+	Messages []Message
+
+	Results    []Result
+	ReadStates []ReadState
+	// Applied are chosen entries a proposer learned, in slot order (for
+	// observers; nothing to persist).
+	Applied []ChosenEntry
+}
+
+// IsEmpty reports whether rd holds no effect.
+func (rd *Ready) IsEmpty() bool {
+	return rd.HardState.IsEmpty() && len(rd.Accepted) == 0 && len(rd.Chosen) == 0 &&
+		len(rd.Messages) == 0 && len(rd.Results) == 0 && len(rd.ReadStates) == 0 && len(rd.Applied) == 0
+}
+
+// Errors reported in Results, ReadStates and by Propose.
+var (
+	// ErrNotLeader: this proposer is not the leader (it may know who is).
+	ErrNotLeader = errors.New("replog: not the leader")
+	// ErrDropped: the proposal was dropped (queue full or leadership lost).
+	ErrDropped = errors.New("replog: proposal dropped")
+	// ErrInvalid: the command is not a valid client command.
+	ErrInvalid = errors.New("replog: invalid command")
+)
