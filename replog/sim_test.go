@@ -87,7 +87,7 @@ type sim struct {
 	// acceptNew is false at the end of the calm period, so the learners can
 	// settle before the logs are compared.
 	acceptNew bool
-	logf    func(format string, args ...any)
+	logf      func(format string, args ...any)
 }
 
 func newSim(t testing.TB, seed uint64, quorum int) *sim {
