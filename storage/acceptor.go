@@ -1,0 +1,224 @@
+package storage
+
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/paxos-go/paxos/replog"
+)
+
+var (
+	_ replog.AcceptorStorage = (*Acceptor)(nil)
+	_ replog.AcceptorStorage = (*MemAcceptor)(nil)
+)
+
+// Acceptor is an acceptor's durable state in a bbolt file: the highest ballot
+// promised and the accepted entries by slot. It is safe for concurrent use;
+// concurrent Saves share one transaction and one fsync.
+type Acceptor struct {
+	s *store[acceptorState]
+}
+
+// AcceptorStats describes an acceptor store for monitoring.
+type AcceptorStats struct {
+	Promised      replog.Ballot // highest ballot promised
+	AcceptedCount uint64        // accepted entries stored
+	LastSlot      int64         // highest slot ever accepted; -1 when none
+	Compacted     uint64        // entries below this slot were compacted away
+	SizeBytes     int64         // file size; 0 for a memory store
+	Path          string        // file path; "" for a memory store
+}
+
+// acceptorState is the cached meta of an acceptor store. It holds the rules
+// that the bbolt and memory acceptors share.
+type acceptorState struct {
+	promised  replog.Ballot
+	count     uint64
+	top       uint64 // highest slot accepted + 1; 0 when none
+	compacted uint64
+}
+
+// save applies Save to st; put stores an entry and reports whether its slot
+// was empty.
+func (st *acceptorState) save(promised replog.Ballot, entries []replog.Entry, put func(replog.Entry) (bool, error)) error {
+	st.promised = max(st.promised, promised)
+	for _, e := range entries {
+		if e.Slot < st.compacted {
+			continue
+		}
+		isNew, err := put(e)
+		if err != nil {
+			return err
+		}
+		if isNew {
+			st.count++
+		}
+		st.top = max(st.top, e.Slot+1)
+	}
+	return nil
+}
+
+// compact applies Compact to st; del deletes the entries below and returns
+// how many there were.
+func (st *acceptorState) compact(below uint64, del func(below uint64) (uint64, error)) error {
+	if below <= st.compacted {
+		return nil
+	}
+	n, err := del(below)
+	if err != nil {
+		return err
+	}
+	st.count -= n
+	st.compacted = below
+	return nil
+}
+
+func (st acceptorState) stats() AcceptorStats {
+	return AcceptorStats{Promised: st.promised, AcceptedCount: st.count,
+		LastSlot: int64(st.top) - 1, Compacted: st.compacted}
+}
+
+// put writes the fields of st that differ from old to the meta bucket.
+func (st acceptorState) put(tx *bolt.Tx, old acceptorState) error {
+	meta := tx.Bucket(bucketMeta)
+	for _, f := range []struct {
+		key      []byte
+		old, new uint64
+	}{
+		{keyPromised, uint64(old.promised), uint64(st.promised)},
+		{keyAcceptedCount, old.count, st.count},
+		{keyAcceptedTop, old.top, st.top},
+		{keyCompacted, old.compacted, st.compacted},
+	} {
+		if f.old != f.new {
+			if err := putUint64(meta, f.key, f.new); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// load reads st from the meta bucket.
+func (st *acceptorState) load(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	var err error
+	for _, f := range []struct {
+		key []byte
+		v   *uint64
+	}{
+		{keyPromised, (*uint64)(&st.promised)},
+		{keyAcceptedCount, &st.count},
+		{keyAcceptedTop, &st.top},
+		{keyCompacted, &st.compacted},
+	} {
+		if *f.v, err = getUint64(meta, f.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenAcceptor opens (creating if needed) the acceptor file at path. It
+// fails with ErrLocked when another process has it open and with ErrCorrupt
+// when it is not a valid store.
+func OpenAcceptor(path string, o *Options) (*Acceptor, error) {
+	s, err := open(path, o, [][]byte{bucketMeta, bucketAccepted}, (*acceptorState).load)
+	if err != nil {
+		return nil, err
+	}
+	return &Acceptor{s: s}, nil
+}
+
+// Promised returns the highest ballot promised (0 when none). It does not
+// touch the disk.
+func (a *Acceptor) Promised() (replog.Ballot, error) {
+	st, err := a.s.cached()
+	return st.promised, err
+}
+
+// Accepted returns at most limit (every one when limit <= 0) accepted entries
+// with Slot >= from, in slot order, each with the ballot it was accepted at.
+// The slice is the caller's. A malformed record is ErrCorrupt.
+func (a *Acceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
+	var out []replog.Entry
+	err := a.s.view(func(tx *bolt.Tx) error {
+		return scan(tx.Bucket(bucketAccepted), from, limit, func(slot uint64, v []byte) error {
+			e, err := decodeEntry(slot, v)
+			out = append(out, e)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Save persists promised, if it is above the stored promise (0 leaves it
+// unchanged), and each entry at its slot, overwriting what the slot held;
+// entries below the compaction point are dropped. It returns once all of it
+// is durable, and blocks only on the disk and on a commit in progress.
+func (a *Acceptor) Save(promised replog.Ballot, entries []replog.Entry) error {
+	if st, err := a.s.cached(); err != nil || (len(entries) == 0 && promised <= st.promised) {
+		return err
+	}
+	return a.s.commit(len(entries), func(tx *bolt.Tx, st *acceptorState) error {
+		old := *st
+		acc := tx.Bucket(bucketAccepted)
+		err := st.save(promised, entries, func(e replog.Entry) (bool, error) {
+			k := slotKey(e.Slot)
+			return acc.Get(k) == nil, acc.Put(k, encodeEntry(e))
+		})
+		if err != nil {
+			return err
+		}
+		return st.put(tx, old)
+	})
+}
+
+// Compact deletes the accepted entries with slot < below (they are chosen
+// and known to the learners) and records below as the compaction point: later
+// Saves drop entries under it. A below at or under the current point does
+// nothing.
+func (a *Acceptor) Compact(below uint64) error {
+	if st, err := a.s.cached(); err != nil || below <= st.compacted {
+		return err
+	}
+	return a.s.commit(0, func(tx *bolt.Tx, st *acceptorState) error {
+		old := *st
+		err := st.compact(below, func(below uint64) (uint64, error) {
+			acc := tx.Bucket(bucketAccepted)
+			end := slotKey(below)
+			var keys [][]byte
+			c := acc.Cursor()
+			for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+				keys = append(keys, bytes.Clone(k))
+			}
+			for _, k := range keys {
+				if err := acc.Delete(k); err != nil {
+					return 0, err
+				}
+			}
+			return uint64(len(keys)), nil
+		})
+		if err != nil {
+			return err
+		}
+		return st.put(tx, old)
+	})
+}
+
+// Stats returns the store's counters; it does not scan the file.
+func (a *Acceptor) Stats() AcceptorStats {
+	a.s.mu.Lock()
+	st := a.s.state.stats()
+	a.s.mu.Unlock()
+	st.SizeBytes, st.Path = a.s.size(), a.s.path
+	return st
+}
+
+// Close closes the file once in-flight commits are done. Later calls return
+// ErrClosed.
+func (a *Acceptor) Close() error { return a.s.close() }

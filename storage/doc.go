@@ -1,0 +1,15 @@
+// Package storage keeps the durable state of the three Paxos roles: the
+// highest round a proposer used, an acceptor's promise and accepted entries,
+// and a learner's contiguous chosen log.
+//
+// Each role has a bbolt-backed store (OpenProposer, OpenAcceptor,
+// OpenLearner), one file per role, and an in-memory twin with the same
+// methods for simulation tests (NewMemProposer, NewMemAcceptor,
+// NewMemLearner). The stores implement the read interfaces of package replog;
+// their write methods return only once the state is durable (fsynced, unless
+// Options.NoSync). Concurrent writers to one file share a transaction and an
+// fsync (group commit).
+//
+// Errors are the sentinels of errors.go, wrapped with the file they concern;
+// compare them with errors.Is.
+package storage

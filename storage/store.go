@@ -1,0 +1,138 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// store is what the three bbolt stores share: the file, the group committer
+// (commit.go) and S, an in-memory copy of the store's meta values that every
+// commit writes through.
+type store[S any] struct {
+	db       *bolt.DB
+	path     string
+	onCommit func(time.Duration, int)
+
+	mu      sync.Mutex
+	state   S // the committed meta values
+	closed  bool
+	queue   []*request[S] // writers waiting for the next commit
+	leading bool          // a writer is committing
+}
+
+// open opens (creating if needed) the bbolt file at path, creates buckets and
+// loads S from the file with load.
+func open[S any](path string, o *Options, buckets [][]byte, load func(*S, *bolt.Tx) error) (_ *store[S], err error) {
+	opts := o.withDefaults()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        opts.Timeout,
+		NoSync:         opts.NoSync,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	s := &store[S]{db: db, path: path, onCommit: opts.OnCommit}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	defer recoverCorrupt("open "+path, &err)
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range buckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return load(&s.state, tx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// openError wraps an error of bolt.Open.
+func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("storage: open %s: %w", path, ErrLocked)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
+		return fmt.Errorf("storage: open %s: %w: %w", path, ErrCorrupt, err)
+	}
+	var pathErr *os.PathError
+	if errors.As(err, &pathErr) {
+		return fmt.Errorf("storage: %w", err) // names the file already
+	}
+	// Other errors of a file that opened are about its content ("file size
+	// too small", mmap of a bad size).
+	return fmt.Errorf("storage: open %s: %w: %w", path, ErrCorrupt, err)
+}
+
+// recoverCorrupt turns a panic of bbolt (it panics on invalid pages) into
+// ErrCorrupt in *err. Use it deferred.
+func recoverCorrupt(what string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("storage: %s: %w: %v", what, ErrCorrupt, r)
+	}
+}
+
+// cached returns the committed meta values.
+func (s *store[S]) cached() (S, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		var zero S
+		return zero, closedError(s.path)
+	}
+	return s.state, nil
+}
+
+// view runs fn in a read-only transaction.
+func (s *store[S]) view(fn func(*bolt.Tx) error) (err error) {
+	if _, err := s.cached(); err != nil {
+		return err
+	}
+	defer recoverCorrupt(s.path, &err)
+	if err := s.db.View(fn); err != nil {
+		if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+			return closedError(s.path)
+		}
+		return fmt.Errorf("storage: %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// size returns the size of the file in bytes (0 when it cannot tell).
+func (s *store[S]) size() int64 {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// close closes the file once in-flight commits are done; writers still
+// queued get ErrClosed.
+func (s *store[S]) close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return closedError(s.path)
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("storage: close %s: %w", s.path, err)
+	}
+	return nil
+}
