@@ -1,0 +1,5 @@
+//go:build !race
+
+package replog_test
+
+const raceEnabled = false
