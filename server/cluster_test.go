@@ -1,0 +1,308 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paxos-go/paxos/replog"
+)
+
+// testCluster runs the 10 nodes of SPEC §3 in this process on loopback
+// ports, each with its own data dir, so nodes can be stopped and restarted
+// with their storage.
+type testCluster struct {
+	t      *testing.T
+	dir    string
+	cfg    Config // the topology every node shares
+	mu     sync.Mutex
+	nodes  map[replog.ID]*testNode
+	secret string
+}
+
+type testNode struct {
+	peer   Peer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newTestCluster(t *testing.T) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, dir: t.TempDir(), nodes: map[replog.ID]*testNode{}}
+	pick := func(r Role) []Peer {
+		ps := StandardPeers(r, "127.0.0.1")
+		for i := range ps {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps[i].Addr = ln.Addr().String()
+			ln.Close()
+		}
+		return ps
+	}
+	c.cfg = Config{Proposers: pick(RoleProposer), Acceptors: pick(RoleAcceptor), Learners: pick(RoleLearner),
+		Clients: pick(RoleClient), Tick: 20 * time.Millisecond, RequestTimeout: 3 * time.Second}
+	for _, p := range c.cfg.Peers() {
+		c.start(p.ID)
+	}
+	t.Cleanup(c.stopAll)
+	c.waitHealthy()
+	return c
+}
+
+func (c *testCluster) start(id replog.ID) {
+	c.t.Helper()
+	p, _ := c.cfg.Peer(id)
+	cfg := c.cfg
+	cfg.ID, cfg.Name, cfg.Role = p.ID, p.Name, p.Role
+	cfg.Listen = p.Addr
+	cfg.DataDir = filepath.Join(c.dir, p.Name)
+	cfg.GossipBind, cfg.GossipPort = "127.0.0.1", 0
+	cfg.Secret = c.secret
+	level := slog.LevelWarn
+	if os.Getenv("PAXOS_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", p.Name)
+	var s *Server
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if s, err = New(cfg, log); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		c.t.Fatalf("start %s: %v", p.Name, err)
+	}
+	var ln net.Listener
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if ln, err = net.Listen("tcp", p.Addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		c.t.Fatalf("listen %s: %v", p.Name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &testNode{peer: p, cancel: cancel, done: make(chan error, 1)}
+	go func() { n.done <- s.Serve(ctx, ln) }()
+	c.mu.Lock()
+	c.nodes[id] = n
+	c.mu.Unlock()
+}
+
+// stop shuts a node down (like SIGTERM) and waits until its storage is closed.
+func (c *testCluster) stop(id replog.ID) {
+	c.mu.Lock()
+	n := c.nodes[id]
+	delete(c.nodes, id)
+	c.mu.Unlock()
+	if n == nil {
+		return
+	}
+	n.cancel()
+	select {
+	case <-n.done:
+	case <-time.After(10 * time.Second):
+		c.t.Errorf("node %s did not stop", n.peer.Name)
+	}
+}
+
+func (c *testCluster) stopAll() {
+	for _, p := range c.cfg.Peers() {
+		c.stop(p.ID)
+	}
+}
+
+func (c *testCluster) addr(id replog.ID) string {
+	p, _ := c.cfg.Peer(id)
+	return "http://" + p.Addr
+}
+
+func (c *testCluster) waitHealthy() {
+	c.t.Helper()
+	c.eventually(10*time.Second, func() error {
+		for _, p := range c.cfg.Peers() {
+			c.mu.Lock()
+			_, up := c.nodes[p.ID]
+			c.mu.Unlock()
+			if !up {
+				continue
+			}
+			if code, _ := httpDo(http.MethodGet, c.addr(p.ID)+"/health", ""); code != 200 {
+				return fmt.Errorf("%s not healthy (%d)", p.Name, code)
+			}
+		}
+		return nil
+	})
+}
+
+// leader returns the proposer that says it leads.
+func (c *testCluster) leader() replog.ID {
+	c.t.Helper()
+	var leader replog.ID
+	c.eventually(10*time.Second, func() error {
+		for _, p := range c.cfg.Proposers {
+			c.mu.Lock()
+			_, up := c.nodes[p.ID]
+			c.mu.Unlock()
+			if !up {
+				continue
+			}
+			code, body := httpDo(http.MethodGet, c.addr(p.ID)+"/status", "")
+			var st struct {
+				IsLeader bool `json:"is_leader"`
+			}
+			if code == 200 && json.Unmarshal([]byte(body), &st) == nil && st.IsLeader {
+				leader = p.ID
+				return nil
+			}
+		}
+		return fmt.Errorf("no leader")
+	})
+	return leader
+}
+
+func (c *testCluster) eventually(d time.Duration, f func() error) {
+	c.t.Helper()
+	var err error
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err = f(); err == nil {
+			return
+		}
+	}
+	c.t.Fatalf("after %s: %v", d, err)
+}
+
+var testHTTP = &http.Client{Timeout: 10 * time.Second}
+
+func httpDo(method, url, body string) (int, string) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, err.Error()
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := testHTTP.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
+func (c *testCluster) send(client replog.ID, value, reqID string) (uint64, error) {
+	body, _ := json.Marshal(map[string]string{"value": value, "request_id": reqID})
+	code, resp := httpDo(http.MethodPost, c.addr(client)+"/send", string(body))
+	if code != 200 {
+		return 0, fmt.Errorf("send %q: %d %s", value, code, resp)
+	}
+	var r struct {
+		Slot uint64 `json:"slot"`
+	}
+	if err := json.Unmarshal([]byte(resp), &r); err != nil {
+		return 0, err
+	}
+	return r.Slot, nil
+}
+
+type logEntry struct {
+	Slot      uint64 `json:"slot"`
+	Value     string `json:"value"`
+	RequestID string `json:"request_id"`
+}
+
+func (c *testCluster) values(learner replog.ID, query string) ([]logEntry, int64) {
+	c.t.Helper()
+	code, body := httpDo(http.MethodGet, c.addr(learner)+"/get-values"+query, "")
+	if code != 200 {
+		c.t.Fatalf("get-values: %d %s", code, body)
+	}
+	var page struct {
+		Entries    []logEntry `json:"entries"`
+		ChosenSlot int64      `json:"chosen_slot"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
+		c.t.Fatal(err)
+	}
+	return page.Entries, page.ChosenSlot
+}
+
+func TestClusterSendAndRead(t *testing.T) {
+	c := newTestCluster(t)
+	slot, err := c.send(9, "hello", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.eventually(5*time.Second, func() error {
+		for _, l := range []replog.ID{7, 8} {
+			entries, _ := c.values(l, "")
+			if len(entries) != 1 || entries[0].Value != "hello" || entries[0].Slot != slot {
+				return fmt.Errorf("learner %d has %+v, want hello at slot %d", l, entries, slot)
+			}
+		}
+		return nil
+	})
+	// A retry with the same request ID is answered with the first slot.
+	s1, err := c.send(10, "x", "req-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := c.send(9, "x", "req-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1 != s2 {
+		t.Fatalf("retry answered slot %d, first copy at %d", s2, s1)
+	}
+	entries, _ := c.values(7, "?consistency=linearizable")
+	if len(entries) != 2 {
+		t.Fatalf("linearizable read: %+v", entries)
+	}
+}
+
+func TestClusterLeaderFailover(t *testing.T) {
+	c := newTestCluster(t)
+	old := c.leader()
+	if _, err := c.send(9, "before", ""); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(old)
+	start := time.Now()
+	slot, err := c.send(9, "after", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("failover: next write acknowledged %s after the leader stopped (slot %d)", time.Since(start), slot)
+	if now := c.leader(); now == old {
+		t.Fatalf("leader still %d", now)
+	}
+	c.start(old)
+	c.waitHealthy()
+	if _, err := c.send(10, "rejoined", ""); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually(5*time.Second, func() error {
+		a, _ := c.values(7, "")
+		b, _ := c.values(8, "")
+		if len(a) != 3 || fmt.Sprint(a) != fmt.Sprint(b) {
+			return fmt.Errorf("learners: %+v and %+v", a, b)
+		}
+		return nil
+	})
+}

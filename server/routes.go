@@ -1,0 +1,185 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/paxos-go/paxos/replog"
+)
+
+// maxMessagesBody bounds one batch of internal messages.
+const maxMessagesBody = 64 << 20
+
+// roleRoutes lists, per role, the endpoints only that role serves, so a
+// request to the wrong role gets a 404 that says where to go.
+var roleRoutes = map[Role][][2]string{
+	RoleProposer: {{"POST", "/propose"}, {"GET", "/status"}, {"GET", "/read-index"}},
+	RoleAcceptor: {{"POST", "/prepare"}, {"POST", "/accept"}},
+	RoleLearner:  {{"POST", "/learn"}, {"GET", "/get-values"}},
+	RoleClient:   {{"POST", "/send"}, {"GET", "/read"}, {"POST", "/notify"}, {"GET", "/get-responses"}},
+}
+
+func (s *Server) routes() *httprouter.Router {
+	r := httprouter.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, fmt.Errorf("%w: no endpoint %s on this %s", ErrNotFound, req.URL.Path, s.cfg.Role), nil)
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{
+			"error": fmt.Sprintf("method %s not allowed on %s", req.Method, req.URL.Path), "allow": w.Header().Get("Allow")})
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		s.log.Error("handler panic", "path", req.URL.Path, "panic", v)
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal error"})
+	}
+
+	r.GET("/health", s.handleHealth)
+	r.GET("/view-logs", s.handleViewLogs)
+	r.GET("/gossip/nodes", s.gossipNodes)
+	r.POST("/gossip", s.internal(s.gossipPush))
+	r.POST(messagesPath, s.internal(s.handleMessages))
+
+	switch {
+	case s.proposer != nil:
+		s.proposer.routes(r)
+	case s.acceptor != nil:
+		s.acceptor.routes(r)
+	case s.learner != nil:
+		s.learner.routes(r)
+	case s.client != nil:
+		s.client.routes(r)
+	}
+	for role, routes := range roleRoutes {
+		if role == s.cfg.Role {
+			continue
+		}
+		for _, rt := range routes {
+			if h, _, _ := r.Lookup(rt[0], rt[1]); h != nil {
+				continue
+			}
+			role, path := role, rt[1]
+			r.Handle(rt[0], path, func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+				writeError(w, fmt.Errorf("%w: %s is served by %ss; this node is a %s", ErrWrongRole, path, role, s.cfg.Role), nil)
+			})
+		}
+	}
+	return r
+}
+
+func (s *Server) gossipNodes(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	if s.gossip == nil {
+		writeError(w, fmt.Errorf("%w: gossip not started", ErrUnavailable), nil)
+		return
+	}
+	GossipNodesHandler(s.gossip)(w, r, ps)
+}
+
+func (s *Server) gossipPush(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	if s.gossip == nil {
+		writeError(w, fmt.Errorf("%w: gossip not started", ErrUnavailable), nil)
+		return
+	}
+	GossipPushHandler(s.gossip)(w, r, ps)
+}
+
+// identity is the part of every status answer that names the node.
+func (s *Server) identity() map[string]any {
+	return map[string]any{"id": s.cfg.ID, "name": s.cfg.Name, "role": s.cfg.Role}
+}
+
+func (s *Server) healthErr() error {
+	if s.drv != nil {
+		return s.drv.err()
+	}
+	return nil
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	body := s.identity()
+	body["uptime_seconds"] = int64(time.Since(s.started).Seconds())
+	if err := s.healthErr(); err != nil {
+		body["status"], body["error"] = "unhealthy", err.Error()
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	body["status"] = "healthy"
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) handleViewLogs(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	var body map[string]any
+	switch {
+	case s.proposer != nil:
+		body = s.proposer.view()
+	case s.acceptor != nil:
+		body = s.acceptor.view()
+	case s.learner != nil:
+		body = s.learner.view()
+	default:
+		body = s.client.view()
+	}
+	for k, v := range s.identity() {
+		body[k] = v
+	}
+	body["logs"] = s.ring.Lines()
+	writeJSON(w, http.StatusOK, body)
+}
+
+// handleMessages takes a batch of protocol messages from another node.
+func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	var msgs []replog.Message
+	if err := decodeJSON(w, r, maxMessagesBody, &msgs); err != nil {
+		writeError(w, err, nil)
+		return
+	}
+	for _, m := range msgs {
+		if m.Type < replog.MsgPrepare || m.Type > replog.MsgHeartbeat {
+			writeError(w, fmt.Errorf("%w: unknown message type %d", ErrBadRequest, m.Type), nil)
+			return
+		}
+		if m.To != s.cfg.ID {
+			writeError(w, fmt.Errorf("%w: message for node %d delivered to node %d", ErrBadRequest, m.To, s.cfg.ID), nil)
+			return
+		}
+	}
+	var err error
+	if s.drv != nil {
+		err = s.drv.step(msgs)
+	} else {
+		err = s.client.onMessages(msgs)
+	}
+	if err != nil {
+		writeError(w, err, nil)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// monitorHandler serves the monitor port: metrics, pprof, status page.
+func (s *Server) monitorHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.identity())
+	})
+	return mux
+}
