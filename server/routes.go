@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -136,8 +138,8 @@ func (s *Server) handleViewLogs(w http.ResponseWriter, r *http.Request, _ httpro
 
 // handleMessages takes a batch of protocol messages from another node.
 func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	var msgs []replog.Message
-	if err := decodeJSON(w, r, maxMessagesBody, &msgs); err != nil {
+	msgs, err := decodeMessages(w, r)
+	if err != nil {
 		writeError(w, err, nil)
 		return
 	}
@@ -151,7 +153,6 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, _ httpro
 			return
 		}
 	}
-	var err error
 	if s.drv != nil {
 		err = s.drv.step(msgs)
 	} else {
@@ -162,6 +163,29 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, _ httpro
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// decodeMessages reads a batch in the binary encoding (between nodes) or
+// as a JSON array (for curl).
+func decodeMessages(w http.ResponseWriter, r *http.Request) ([]replog.Message, error) {
+	if r.Header.Get("Content-Type") != binaryContentType {
+		var msgs []replog.Message
+		err := decodeJSON(w, r, maxMessagesBody, &msgs)
+		return msgs, err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessagesBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("%w: body larger than %d bytes", ErrTooLarge, maxMessagesBody)
+		}
+		return nil, fmt.Errorf("%w: reading body: %v", ErrBadRequest, err)
+	}
+	msgs, err := decodeBatch(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	return msgs, nil
 }
 
 // monitorHandler serves the monitor port: metrics, pprof, status page.

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -139,17 +138,14 @@ func (t *httpTransport) post(to replog.ID, batch []replog.Message) error {
 	if !ok {
 		return fmt.Errorf("no address for node %d", to)
 	}
-	body, err := json.Marshal(batch)
-	if err != nil {
-		return err
-	}
+	body := encodeBatch(make([]byte, 0, 256), batch)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+messagesPath, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", binaryContentType)
 	if t.secret != "" {
 		req.Header.Set("Authorization", "Bearer "+t.secret)
 	}
