@@ -200,6 +200,11 @@ func (p *Proposer) Step(m Message) error {
 			p.learn(e.Slot, e.Command)
 		}
 		p.applyKnown()
+		if len(m.Entries) >= p.cfg.CatchupLimit && p.commit < m.Commit {
+			// A full catch-up answer: fetch the next batch now.
+			p.askElapsed = 0
+			p.send(Message{Type: MsgCatchup, To: m.From, Slot: p.commit})
+		}
 	}
 	return nil
 }
