@@ -31,12 +31,20 @@ type testCluster struct {
 }
 
 type testNode struct {
+	srv    *Server
 	peer   Peer
 	cancel context.CancelFunc
 	done   chan error
 }
 
 func newTestCluster(t *testing.T) *testCluster {
+	t.Helper()
+	return newTestClusterWith(t, nil)
+}
+
+// newTestClusterWith is newTestCluster with tune applied to the
+// configuration every node shares (nil: the defaults).
+func newTestClusterWith(t *testing.T, tune func(*Config)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, dir: t.TempDir(), nodes: map[replog.ID]*testNode{}}
 	pick := func(r Role) []Peer {
@@ -53,6 +61,9 @@ func newTestCluster(t *testing.T) *testCluster {
 	}
 	c.cfg = Config{Proposers: pick(RoleProposer), Acceptors: pick(RoleAcceptor), Learners: pick(RoleLearner),
 		Clients: pick(RoleClient), Tick: 20 * time.Millisecond, RequestTimeout: 3 * time.Second}
+	if tune != nil {
+		tune(&c.cfg)
+	}
 	for _, p := range c.cfg.Peers() {
 		c.start(p.ID)
 	}
@@ -97,7 +108,7 @@ func (c *testCluster) start(id replog.ID) {
 		c.t.Fatalf("listen %s: %v", p.Name, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &testNode{peer: p, cancel: cancel, done: make(chan error, 1)}
+	n := &testNode{srv: s, peer: p, cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- s.Serve(ctx, ln) }()
 	c.mu.Lock()
 	c.nodes[id] = n

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/paxos-go/paxos/replog"
 )
@@ -188,22 +186,16 @@ func decodeMessages(w http.ResponseWriter, r *http.Request) ([]replog.Message, e
 	return msgs, nil
 }
 
-// monitorHandler serves the monitor port: metrics, pprof, status page.
+// monitorHandler serves the monitor port: metrics, pprof, the status page.
 func (s *Server) monitorHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.Handler())
+	mux.Handle("/metrics", s.metrics.handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(s.identity())
-	})
+	mux.HandleFunc("/status.json", s.statusJSON)
+	mux.HandleFunc("/", s.handleStatusPage)
 	return mux
 }

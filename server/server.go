@@ -33,6 +33,7 @@ type Server struct {
 	ring    *LogRing
 	router  *httprouter.Router
 	started time.Time
+	metrics *metrics
 
 	transport Transport
 	gossip    *Gossip
@@ -83,6 +84,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	for _, p := range cfg.Peers() {
 		s.addrs[p.ID] = p.Addr
 	}
+	s.metrics = newMetrics(s)
 	s.transport = newTapTransport(s, newHTTPTransport(s.addressOf, cfg.Secret, log))
 
 	core := cfg.Core
@@ -119,7 +121,15 @@ func (s *Server) dbPath() string {
 }
 
 // Handler returns the node's API handler (for tests and embedding).
-func (s *Server) Handler() http.Handler { return s.router }
+func (s *Server) Handler() http.Handler {
+	return s.metrics.instrument(func(path string) bool {
+		h, _, _ := s.router.Lookup(http.MethodGet, path)
+		if h == nil {
+			h, _, _ = s.router.Lookup(http.MethodPost, path)
+		}
+		return h != nil
+	}, s.router)
+}
 
 // Run serves the API (and the monitor port) and runs the protocol until ctx
 // is cancelled; then it leaves gossip, stops, and closes storage.
@@ -150,7 +160,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.drv.run(ctx) }()
 	}
-	api := newHTTPServer(s.router)
+	api := newHTTPServer(s.Handler())
 	errc := make(chan error, 2)
 	go func() { errc <- api.Serve(ln) }()
 	var mon *http.Server
