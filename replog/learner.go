@@ -21,6 +21,8 @@ type Learner struct {
 	// hint is the highest chosen watermark anyone told us about: every slot
 	// below it is chosen (it comes only from Commit fields, which are facts).
 	hint uint64
+	// notify holds the entries that joined the log since the last tick.
+	notify []Entry
 	// firstInReady indexes the requests of rd.Chosen (not yet in storage).
 	firstInReady map[string]uint64
 
@@ -228,14 +230,26 @@ func (l *Learner) advance() error {
 		return nil
 	}
 	l.idle = 0
-	entries := make([]Entry, 0, len(l.rd.Chosen)-start)
 	for _, ce := range l.rd.Chosen[start:] {
-		entries = append(entries, ce.Entry)
-	}
-	for _, id := range l.cfg.Notify {
-		l.send(Message{Type: MsgChosen, To: id, Commit: l.commit, Entries: entries})
+		l.notify = append(l.notify, ce.Entry)
 	}
 	return nil
+}
+
+// flushNotify tells Notify what joined the log since the last tick: one
+// message per node per tick, however many slots were chosen.
+func (l *Learner) flushNotify() {
+	if len(l.notify) == 0 {
+		return
+	}
+	for len(l.notify) > 0 {
+		n := min(len(l.notify), l.cfg.CatchupLimit)
+		for _, id := range l.cfg.Notify {
+			l.send(Message{Type: MsgChosen, To: id, Commit: l.commit, Entries: l.notify[:n:n]})
+		}
+		l.notify = l.notify[n:]
+	}
+	l.notify = nil
 }
 
 func (l *Learner) firstSlot(req string) (uint64, bool, error) {
@@ -269,10 +283,12 @@ func (l *Learner) answerCatchup(m Message) error {
 	return nil
 }
 
-// Tick asks for missing slots: from everyone when a hole is known and the log
+// Tick sends the notifications batched since the last tick, and asks for
+// missing slots: from everyone when a hole is known and the log
 // has not grown for RetryTicks, and from the other learners every PollTicks
 // when idle (a learner that was down may not know what it missed).
 func (l *Learner) Tick() {
+	l.flushNotify()
 	l.idle++
 	l.sinceAsk++
 	stuck := l.hint > l.commit || len(l.chosen) > 0
