@@ -18,6 +18,8 @@ type Acceptor struct {
 	// commit is the chosen watermark leaders told this acceptor: every slot
 	// below it is chosen. It bounds promises (SPEC §8.2).
 	commit uint64
+	// compacted is the highest compaction point handed out in a Ready.
+	compacted uint64
 
 	rd Ready
 }
@@ -34,7 +36,14 @@ func NewAcceptor(cfg Config, s AcceptorStorage) (*Acceptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Acceptor{cfg: cfg, storage: s, promised: p}, nil
+	// Compacted slots are chosen: the compaction point is a chosen
+	// watermark this acceptor must keep reporting after a restart, or a new
+	// leader would take the missing entries for holes.
+	c, err := s.Compacted()
+	if err != nil {
+		return nil, err
+	}
+	return &Acceptor{cfg: cfg, storage: s, promised: p, commit: c, compacted: c}, nil
 }
 
 // Promised returns the highest ballot this acceptor promised.
@@ -90,6 +99,13 @@ func (a *Acceptor) accept(m Message) {
 	}
 	a.promise(m.Ballot)
 	a.commit = max(a.commit, m.Commit)
+	// Compaction is safe below min(Compact, commit): every learner has those
+	// slots, and a new leader's Phase 1 starts at or above this acceptor's
+	// commit, so no one asks for them again.
+	if c := min(m.Compact, a.commit); c >= a.compacted+uint64(a.cfg.CompactEvery) {
+		a.compacted = c
+		a.rd.Compact = c
+	}
 	if len(m.Entries) == 0 {
 		a.send(Message{Type: MsgAccepted, To: m.From, Ballot: m.Ballot, Probe: m.Probe})
 		return
@@ -108,12 +124,16 @@ func (a *Acceptor) accept(m Message) {
 	}
 }
 
+// catchup answers a learner with the accepted entries from m.Slot on. Slot
+// in the answer is the first slot it covers: compacted slots are not covered
+// (this acceptor no longer knows what it accepted there).
 func (a *Acceptor) catchup(m Message) error {
-	entries, err := a.accepted(m.Slot, a.cfg.CatchupLimit)
+	from := max(m.Slot, a.compacted)
+	entries, err := a.accepted(from, a.cfg.CatchupLimit)
 	if err != nil {
 		return err
 	}
-	a.send(Message{Type: MsgLearn, To: m.From, Commit: a.commit, Probe: m.Probe, Slot: m.Slot, Entries: entries})
+	a.send(Message{Type: MsgLearn, To: m.From, Commit: a.commit, Probe: m.Probe, Slot: from, Entries: entries})
 	return nil
 }
 

@@ -23,6 +23,7 @@ type nullStore struct{}
 
 func (nullStore) Round() (uint64, error)                           { return 0, nil }
 func (nullStore) Promised() (replog.Ballot, error)                 { return 0, nil }
+func (nullStore) Compacted() (uint64, error)                       { return 0, nil }
 func (nullStore) Accepted(uint64, int) ([]replog.Entry, error)     { return nil, nil }
 func (nullStore) Commit() (uint64, error)                          { return 0, nil }
 func (nullStore) Chosen(uint64, int) ([]replog.ChosenEntry, error) { return nil, nil }

@@ -39,6 +39,9 @@ type Config struct {
 	CatchupLimit int
 	// PollTicks: an idle learner asks its peers for news every this many ticks.
 	PollTicks int
+	// CompactEvery: an acceptor compacts its storage when the point every
+	// learner persisted moved this many slots past the last compaction.
+	CompactEvery int
 
 	// Rand is the seeded source of every random choice (election timeouts).
 	// Nil means a source seeded from ID.
@@ -61,6 +64,7 @@ func DefaultConfig() Config {
 		MaxBatch:       1024,
 		CatchupLimit:   2048,
 		PollTicks:      20,
+		CompactEvery:   4096,
 	}
 }
 
@@ -70,6 +74,7 @@ func (c *Config) fillDefaults() {
 		{&c.HeartbeatTicks, &d.HeartbeatTicks}, {&c.ElectionTicks, &d.ElectionTicks},
 		{&c.RetryTicks, &d.RetryTicks}, {&c.Window, &d.Window}, {&c.MaxQueue, &d.MaxQueue},
 		{&c.MaxBatch, &d.MaxBatch}, {&c.CatchupLimit, &d.CatchupLimit}, {&c.PollTicks, &d.PollTicks},
+		{&c.CompactEvery, &d.CompactEvery},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def

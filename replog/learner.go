@@ -42,10 +42,10 @@ type Learner struct {
 }
 
 // acceptorState is one acceptor's answer to a catch-up round: its accepted
-// entries from the requested slot up to (including) through.
+// entries for the slots in [from, through).
 type acceptorState struct {
-	entries map[uint64]Entry
-	through uint64
+	entries       map[uint64]Entry
+	from, through uint64
 }
 
 type tally struct {
@@ -155,7 +155,7 @@ func (l *Learner) vote(from ID, e Entry) {
 // P2c). Answers to this round were read after the slots below askHint were
 // known chosen, so none of them predates the choice.
 func (l *Learner) recoverFrom(m Message) {
-	st := acceptorState{entries: make(map[uint64]Entry, len(m.Entries)), through: l.askHint}
+	st := acceptorState{entries: make(map[uint64]Entry, len(m.Entries)), from: m.Slot, through: l.askHint}
 	if len(m.Entries) >= l.cfg.CatchupLimit {
 		st.through = m.Entries[len(m.Entries)-1].Slot + 1
 	}
@@ -173,7 +173,7 @@ func (l *Learner) recoverFrom(m Message) {
 		var best Entry
 		n := 0
 		for _, a := range l.answers {
-			if s >= a.through {
+			if s < a.from || s >= a.through {
 				continue
 			}
 			n++

@@ -70,6 +70,10 @@ type Proposer struct {
 	firstSlot map[string]uint64  // request → slot of its first copy, below commit
 	waiting   map[string]bool    // requests proposed here that still need a Result
 
+	// learnerCommit is each learner's persisted log length, from its
+	// notifications; the minimum is the compaction point acceptors are told.
+	learnerCommit map[ID]uint64
+
 	// Linearizable reads.
 	probe      uint64
 	probeAcks  map[ID]uint64
@@ -175,7 +179,7 @@ func (p *Proposer) ReadIndex(ctx uint64) {
 	}
 	p.probe++
 	p.reads = append(p.reads, pendingRead{ctx: ctx, index: p.nextSlot, probe: p.probe})
-	p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Probe: p.probe}, p.cfg.Acceptors)
+	p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Compact: p.compactPoint(), Probe: p.probe}, p.cfg.Acceptors)
 }
 
 // Step handles every message a proposer gets.
@@ -196,6 +200,12 @@ func (p *Proposer) Step(m Message) error {
 		p.onHeartbeat(m)
 	case MsgChosen:
 		p.floor = max(p.floor, m.Commit)
+		if slices.Contains(p.cfg.Learners, m.From) {
+			if p.learnerCommit == nil {
+				p.learnerCommit = map[ID]uint64{}
+			}
+			p.learnerCommit[m.From] = max(p.learnerCommit[m.From], m.Commit)
+		}
 		for _, e := range m.Entries {
 			p.learn(e.Slot, e.Command)
 		}
@@ -407,7 +417,20 @@ func (p *Proposer) becomeLeader() {
 func (p *Proposer) heartbeat() {
 	p.heartbeatElapsed = 0
 	p.broadcast(Message{Type: MsgHeartbeat, Ballot: p.ballot, Commit: p.watermark()}, p.others())
-	p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Probe: p.probe}, p.cfg.Acceptors)
+	p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Compact: p.compactPoint(), Probe: p.probe}, p.cfg.Acceptors)
+}
+
+// compactPoint is the log length every learner has persisted (0 until each
+// learner has told us).
+func (p *Proposer) compactPoint() uint64 {
+	if len(p.learnerCommit) < len(p.cfg.Learners) || len(p.cfg.Learners) == 0 {
+		return 0
+	}
+	low := uint64(1<<64 - 1)
+	for _, c := range p.learnerCommit {
+		low = min(low, c)
+	}
+	return low
 }
 
 // assign gives cmd the next slot and queues its accept.
@@ -575,7 +598,7 @@ func (p *Proposer) flush() {
 		n := min(len(p.unsent), p.cfg.MaxBatch)
 		batch := p.unsent[:n:n]
 		p.unsent = p.unsent[n:]
-		p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Entries: batch}, p.cfg.Acceptors)
+		p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Compact: p.compactPoint(), Entries: batch}, p.cfg.Acceptors)
 	}
 	p.unsent = nil
 }

@@ -121,7 +121,7 @@ func newSim(t testing.TB, seed uint64, quorum int) *sim {
 
 func (s *sim) config(id replog.ID) replog.Config {
 	c := replog.Config{ID: id, Proposers: proposerIDs, Acceptors: acceptorIDs, Learners: learnerIDs,
-		Notify: proposerIDs, Window: 8, MaxBatch: 3, CatchupLimit: 5, MaxQueue: 64,
+		Notify: proposerIDs, Window: 8, MaxBatch: 3, CatchupLimit: 5, MaxQueue: 64, CompactEvery: 3,
 		Rand: rand.New(rand.NewPCG(s.seed, uint64(id)+uint64(s.now)<<8))}
 	if s.quorum > 0 {
 		replog.SetQuorum(&c, s.quorum)
@@ -188,6 +188,9 @@ func (s *sim) handle(n *simNode, chaos bool) {
 			err = n.pstore.SetRound(rd.HardState.Round)
 		case n.astore != nil:
 			err = n.astore.Save(rd.HardState.Promised, rd.Accepted)
+			if err == nil && rd.Compact > 0 {
+				err = n.astore.Compact(rd.Compact)
+			}
 		case n.lstore != nil && len(rd.Chosen) > 0:
 			err = n.lstore.Append(rd.Chosen)
 		}

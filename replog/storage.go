@@ -16,9 +16,13 @@ type ProposerStorage interface {
 type AcceptorStorage interface {
 	// Promised returns the highest ballot promised (0 when none).
 	Promised() (Ballot, error)
-	// Accepted returns at most limit accepted entries with Slot >= from, in slot
-	// order, each with the ballot it was accepted at. The slice is the caller's.
+	// Accepted returns at most limit accepted entries (every one when limit <=
+	// 0) with Slot >= from, in slot order, each with the ballot it was
+	// accepted at. The slice is the caller's.
 	Accepted(from uint64, limit int) ([]Entry, error)
+	// Compacted returns the compaction point: the entries below it were
+	// deleted because every learner has them (they are chosen).
+	Compacted() (uint64, error)
 }
 
 // LearnerStorage is a learner's durable chosen log.
@@ -26,9 +30,10 @@ type LearnerStorage interface {
 	// Commit returns the number of contiguous chosen slots stored: the first
 	// slot not yet in the log.
 	Commit() (uint64, error)
-	// Chosen returns at most limit chosen entries with Slot >= from, in slot
-	// order. The slice is the caller's.
+	// Chosen returns at most limit chosen entries (every one when limit <= 0)
+	// with Slot >= from, in slot order. The slice is the caller's.
 	Chosen(from uint64, limit int) ([]ChosenEntry, error)
-	// FirstSlot returns the slot of the first copy of requestID in the log.
+	// FirstSlot returns the slot of the first copy of requestID in the log
+	// (ok is false for "", which no-ops carry).
 	FirstSlot(requestID string) (slot uint64, ok bool, err error)
 }

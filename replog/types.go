@@ -105,13 +105,16 @@ func (t MsgType) String() string {
 // Message is one protocol message. The meaning of each field depends on Type
 // (see the MsgType constants).
 type Message struct {
-	Type    MsgType  `json:"type"`
-	From    ID       `json:"from"`
-	To      ID       `json:"to"`
-	Ballot  Ballot   `json:"ballot"`
-	Slot    uint64   `json:"slot,omitempty"`
-	Commit  uint64   `json:"commit,omitempty"`
-	Probe   uint64   `json:"probe,omitempty"`
+	Type   MsgType `json:"type"`
+	From   ID      `json:"from"`
+	To     ID      `json:"to"`
+	Ballot Ballot  `json:"ballot"`
+	Slot   uint64  `json:"slot,omitempty"`
+	Commit uint64  `json:"commit,omitempty"`
+	Probe  uint64  `json:"probe,omitempty"`
+	// Compact (on accepts) is the lowest chosen-log length every learner has
+	// persisted: acceptors may forget accepted entries below it.
+	Compact uint64   `json:"compact,omitempty"`
 	Slots   []uint64 `json:"slots,omitempty"`
 	Entries []Entry  `json:"entries,omitempty"`
 }
@@ -155,6 +158,10 @@ type Ready struct {
 	// Chosen are entries a learner appends to its contiguous chosen log, in slot
 	// order (persist).
 	Chosen []ChosenEntry
+	// Compact, when non-zero, lets an acceptor delete its accepted entries
+	// below this slot: every learner has persisted them (after persisting
+	// the rest of this Ready; it is safe to do at any later time too).
+	Compact uint64
 
 	Messages []Message
 
@@ -167,7 +174,7 @@ type Ready struct {
 
 // IsEmpty reports whether rd holds no effect.
 func (rd *Ready) IsEmpty() bool {
-	return rd.HardState.IsEmpty() && len(rd.Accepted) == 0 && len(rd.Chosen) == 0 &&
+	return rd.HardState.IsEmpty() && len(rd.Accepted) == 0 && len(rd.Chosen) == 0 && rd.Compact == 0 &&
 		len(rd.Messages) == 0 && len(rd.Results) == 0 && len(rd.ReadStates) == 0 && len(rd.Applied) == 0
 }
 

@@ -138,6 +138,12 @@ func (a *Acceptor) Promised() (replog.Ballot, error) {
 	return st.promised, err
 }
 
+// Compacted returns the compaction point: entries below it were deleted.
+func (a *Acceptor) Compacted() (uint64, error) {
+	st, err := a.s.cached()
+	return st.compacted, err
+}
+
 // Accepted returns at most limit (every one when limit <= 0) accepted entries
 // with Slot >= from, in slot order, each with the ballot it was accepted at.
 // The slice is the caller's. A malformed record is ErrCorrupt.

@@ -91,6 +91,15 @@ func (a *MemAcceptor) Promised() (replog.Ballot, error) {
 	return a.st.promised, nil
 }
 
+// Compacted returns the compaction point, as Acceptor.Compacted.
+func (a *MemAcceptor) Compacted() (uint64, error) {
+	if err := a.lock(); err != nil {
+		return 0, err
+	}
+	defer a.mu.Unlock()
+	return a.st.compacted, nil
+}
+
 // Accepted returns at most limit (every one when limit <= 0) accepted entries
 // with Slot >= from, in slot order. The slice is the caller's.
 func (a *MemAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
