@@ -47,6 +47,10 @@ type Proposer struct {
 
 	electionElapsed  int
 	electionTimeout  int
+	// failedCampaigns counts campaigns in a row that won no quorum; the
+	// election timeout backs off with it (SPEC §8.7), so proposers that cannot
+	// reach a quorum do not burn through ballots.
+	failedCampaigns  int
 	heartbeatElapsed int
 	retryElapsed     int
 
@@ -231,6 +235,10 @@ func (p *Proposer) onHeartbeat(m Message) {
 	if m.Ballot >= p.leaderBallot {
 		// An older leader's heartbeat is ignored: the acceptors' nacks stop it.
 		p.leader, p.leaderBallot = m.Ballot.Proposer(), m.Ballot
+		if p.failedCampaigns > 0 {
+			p.failedCampaigns = 0
+			p.resetElection() // drop the backoff: the next failover must be quick
+		}
 		p.electionElapsed = 0
 	}
 }
@@ -299,10 +307,13 @@ func (p *Proposer) others() []ID {
 
 func (p *Proposer) resetElection() {
 	p.electionElapsed = 0
-	p.electionTimeout = p.cfg.ElectionTicks + p.cfg.Rand.IntN(p.cfg.ElectionTicks)
+	p.electionTimeout = (p.cfg.ElectionTicks + p.cfg.Rand.IntN(p.cfg.ElectionTicks)) << min(p.failedCampaigns, 2)
 }
 
 func (p *Proposer) becomeFollower(leader ID) {
+	if p.role == Candidate {
+		p.failedCampaigns++
+	}
 	if p.role == Leader || p.role == Candidate {
 		p.dropAll(ErrNotLeader)
 	}
@@ -333,8 +344,11 @@ func (p *Proposer) dropAll(err error) {
 // campaign starts Phase 1 with a fresh ballot above every ballot seen. The new
 // round is in Ready.HardState, so it is durable before any prepare leaves.
 func (p *Proposer) campaign() {
-	if p.role == Leader {
+	switch p.role {
+	case Leader:
 		p.dropAll(ErrNotLeader)
+	case Candidate:
+		p.failedCampaigns++
 	}
 	p.round = max(p.round, p.maxSeen.Round()) + 1
 	p.ballot = MakeBallot(p.round, p.cfg.ID)
@@ -381,6 +395,7 @@ func (p *Proposer) onPromise(m Message) {
 // promise reported, or a no-op (SPEC §8.3).
 func (p *Proposer) becomeLeader() {
 	p.role = Leader
+	p.failedCampaigns = 0
 	p.leader = p.cfg.ID
 	p.floor = max(p.floor, p.promisedW)
 	start := max(p.commit, p.floor)
