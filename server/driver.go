@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -90,6 +91,18 @@ func (d *driver) fail(err error) {
 	if d.failed == nil {
 		d.log.Error("storage failed: this node stops taking part in the protocol", "err", err)
 		d.failed = err
+	}
+}
+
+// ErrShuttingDown is what a node answers while it stops.
+var ErrShuttingDown = fmt.Errorf("%w: node shutting down", ErrUnavailable)
+
+// stop refuses new work from now on (the node is shutting down).
+func (d *driver) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failed == nil {
+		d.failed = ErrShuttingDown
 	}
 }
 

@@ -156,9 +156,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.gossip = g
 
 	var wg sync.WaitGroup
+	drvCtx, stopDriver := context.WithCancel(context.Background())
+	defer stopDriver()
 	if s.drv != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.drv.run(ctx) }()
+		go func() { defer wg.Done(); s.drv.run(drvCtx) }()
 	}
 	api := newHTTPServer(s.Handler())
 	errc := make(chan error, 2)
@@ -185,12 +187,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	s.log.Info("shutting down")
-	// Leave gossip first: the other proposers see "left" and campaign at once.
+	// Stop the protocol first (a leader stops heartbeating), answer what
+	// waits with 503 so clients retry elsewhere at once, then leave gossip:
+	// the other proposers see "left" and campaign without waiting for a
+	// timeout.
+	if s.drv != nil {
+		s.drv.stop()
+	}
+	stopDriver()
+	wg.Wait()
+	s.failPending(ErrShuttingDown)
 	if s.gossip != nil {
 		_ = s.gossip.Leave(500 * time.Millisecond)
 	}
 	cancel()
-	wg.Wait()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 2*time.Second)
 	defer stop()
 	_ = api.Shutdown(shutdownCtx)
@@ -202,6 +212,26 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		_ = s.gossip.Shutdown()
 	}
 	return err
+}
+
+// failPending answers every proposal and read waiting on this node with err.
+func (s *Server) failPending(err error) {
+	p := s.proposer
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for req, ws := range p.waiters {
+		for _, ch := range ws {
+			ch <- replog.Result{RequestID: req, Err: err}
+		}
+		delete(p.waiters, req)
+	}
+	for id, ch := range p.reads {
+		ch <- replog.ReadState{Ctx: id, Err: err}
+		delete(p.reads, id)
+	}
 }
 
 // newHTTPServer returns a server with timeouts on every phase (slowloris).
