@@ -114,6 +114,10 @@ func NewProposer(cfg Config, s ProposerStorage) (*Proposer, error) {
 	p := &Proposer{cfg: cfg, storage: s, round: r,
 		known: map[uint64]Command{}, firstSlot: map[string]uint64{}, waiting: map[string]bool{}}
 	p.becomeFollower(None)
+	// A proposer that just started waits twice as long before its first
+	// campaign: a healthy leader's heartbeats may take a moment to reach a
+	// node that was down, and campaigning would depose that leader.
+	p.electionTimeout *= 2
 	return p, nil
 }
 

@@ -268,7 +268,15 @@ start_node() {
 	JOIN="$JOIN_ADDRS" GOSSIP_BIND="${GOSSIP_BIND:-127.0.0.1}" \
 		${launcher[@]+"${launcher[@]}"} env "${unset_args[@]}" "$BIN" --id "$id" --data-dir "$dir" \
 		>>"$(log_file "$name")" 2>&1 </dev/null &
-	echo "$!" >"$(pid_file "$name")"
+	local pid=$! i
+	echo "$pid" >"$(pid_file "$name")"
+	# Until the child has exec'd into paxosd its command line is this
+	# shell's: wait for the exec so the pid checks that follow see paxosd.
+	for ((i = 0; i < 100; i++)); do
+		is_paxosd "$pid" && break
+		[[ -d /proc/$pid ]] || break
+		sleep 0.02
+	done
 }
 
 # wait_healthy SECONDS NAME... waits until every node answers /health with

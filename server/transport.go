@@ -126,7 +126,9 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(backoff*2, time.Second)
+			// Keep the backoff short: a peer that comes back must hear
+			// heartbeats before its election timeout runs out.
+			backoff = min(backoff*2, 200*time.Millisecond)
 			continue
 		}
 		backoff = 10 * time.Millisecond
