@@ -45,8 +45,8 @@ type Proposer struct {
 	heard      map[ID]bool
 	quorumTick int
 
-	electionElapsed  int
-	electionTimeout  int
+	electionElapsed int
+	electionTimeout int
 	// failedCampaigns counts campaigns in a row that won no quorum; the
 	// election timeout backs off with it (SPEC §8.7), so proposers that cannot
 	// reach a quorum do not burn through ballots.

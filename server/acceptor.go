@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,12 @@ func (a *acceptorRole) routes(r *httprouter.Router) {
 	r.POST("/accept", a.s.internal(a.handleAccept))
 }
 
+// maxBallot is the highest proposal_number /prepare and /accept take: far
+// above any ballot a proposer reaches, and low enough that a proposer told
+// about it can still go above it (round*100+id must not wrap a uint64, or a
+// promise of 2^64-15 would stop every proposer for good).
+const maxBallot = math.MaxInt64
+
 // seedEntry is an entry in the seed's JSON shape.
 type seedEntry struct {
 	Slot           uint64 `json:"slot"`
@@ -96,8 +103,8 @@ func (a *acceptorRole) handlePrepare(w http.ResponseWriter, r *http.Request, _ h
 		writeError(w, err, nil)
 		return
 	}
-	if req.ProposalNumber == 0 {
-		writeError(w, fmt.Errorf("%w: proposal_number must be a positive ballot", ErrBadRequest), nil)
+	if req.ProposalNumber == 0 || req.ProposalNumber > maxBallot {
+		writeError(w, fmt.Errorf("%w: proposal_number must be a ballot from 1 to %d", ErrBadRequest, uint64(maxBallot)), nil)
 		return
 	}
 	reply, err := a.ask(r.Context(), replog.Message{Type: replog.MsgPrepare, Ballot: replog.Ballot(req.ProposalNumber), Slot: req.FromSlot})
@@ -132,8 +139,8 @@ func (a *acceptorRole) handleAccept(w http.ResponseWriter, r *http.Request, _ ht
 		writeError(w, err, nil)
 		return
 	}
-	if req.ProposalNumber == 0 {
-		writeError(w, fmt.Errorf("%w: proposal_number must be a positive ballot", ErrBadRequest), nil)
+	if req.ProposalNumber == 0 || req.ProposalNumber > maxBallot {
+		writeError(w, fmt.Errorf("%w: proposal_number must be a ballot from 1 to %d", ErrBadRequest, uint64(maxBallot)), nil)
 		return
 	}
 	m := replog.Message{Type: replog.MsgAccept, Ballot: replog.Ballot(req.ProposalNumber)}

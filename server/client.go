@@ -61,7 +61,7 @@ func (c *clientRole) handleSend(w http.ResponseWriter, r *http.Request, _ httpro
 		RequestID string  `json:"request_id"`
 		ClientID  uint64  `json:"client_id"`
 	}
-	if err := decodeJSON(w, r, int64(c.s.cfg.MaxValueBytes)+64<<10, &req); err != nil {
+	if err := decodeJSON(w, r, c.s.valueBodyLimit(), &req); err != nil {
 		writeError(w, err, nil)
 		return
 	}
@@ -177,7 +177,7 @@ func (c *clientRole) handleNotify(w http.ResponseWriter, r *http.Request, _ http
 	var req struct {
 		Entries []seedEntry `json:"entries"`
 	}
-	if err := decodeJSON(w, r, 64<<20, &req); err != nil {
+	if err := decodeJSON(w, r, int64(c.s.cfg.MaxValueBytes)*4+1<<20, &req); err != nil {
 		writeError(w, err, nil)
 		return
 	}

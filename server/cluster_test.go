@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,15 +49,31 @@ func newTestCluster(t *testing.T) *testCluster {
 func newTestClusterWith(t *testing.T, tune func(*Config)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, dir: t.TempDir(), nodes: map[replog.ID]*testNode{}}
+	// API ports come from below the ephemeral range (32768-60999 on Linux,
+	// 49152-65535 on macOS): a port from there could become the source port
+	// of an outgoing connection of a node started first, and its own node
+	// could then not listen on it.
+	used := map[int]bool{}
 	pick := func(r Role) []Peer {
 		ps := StandardPeers(r, "127.0.0.1")
 		for i := range ps {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
+			for attempt := 0; ; attempt++ {
+				port := 20000 + rand.IntN(12000)
+				ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+				if err != nil || used[port] {
+					if attempt > 1000 {
+						t.Fatalf("no free port: %v", err)
+					}
+					if ln != nil {
+						ln.Close()
+					}
+					continue
+				}
+				used[port] = true
+				ps[i].Addr = ln.Addr().String()
+				ln.Close()
+				break
 			}
-			ps[i].Addr = ln.Addr().String()
-			ln.Close()
 		}
 		return ps
 	}

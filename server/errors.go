@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/paxos-go/paxos/replog"
 	"github.com/paxos-go/paxos/storage"
@@ -67,47 +69,64 @@ func writeError(w http.ResponseWriter, err error, extra map[string]any) {
 	writeJSON(w, status, body)
 }
 
-// decodeJSON reads a JSON object body of at most limit bytes into v. Unknown
-// fields are ignored; wrong types, malformed JSON, trailing data or an empty
-// body are ErrBadRequest, a larger body ErrTooLarge.
+// decodeJSON reads a JSON body of at most limit bytes into v (a pointer to
+// the struct of an object body, or to the slice of an array body). Unknown
+// fields are ignored; wrong types, malformed JSON, null, invalid UTF-8,
+// trailing data or an empty body are ErrBadRequest. A larger body is
+// ErrTooLarge, refused from its Content-Length before any of it is read.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
-			return fmt.Errorf("%w: body larger than %d bytes", ErrTooLarge, limit)
-		case errors.Is(err, io.EOF):
-			return fmt.Errorf("%w: empty body, want a JSON object", ErrBadRequest)
-		case errors.As(err, &typeErr):
-			return fmt.Errorf("%w: field %q must be %s, not %s", ErrBadRequest, typeErr.Field, typeName(typeErr.Type.Kind().String()), typeErr.Value)
-		}
-		return fmt.Errorf("%w: malformed JSON: %s", ErrBadRequest, strings.TrimPrefix(err.Error(), "json: "))
+	want := typeName(reflect.TypeOf(v).Elem().Kind().String())
+	if r.ContentLength > limit {
+		return fmt.Errorf("%w: body of %d bytes, the limit is %d", ErrTooLarge, r.ContentLength, limit)
 	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the JSON object", ErrBadRequest)
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, 1<<20)) + bytes.MinRead)
 	}
-	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return fmt.Errorf("%w: body larger than %d bytes", ErrTooLarge, limit)
 		}
+		return fmt.Errorf("%w: reading the body: %v", ErrBadRequest, err)
+	}
+	data := buf.Bytes()
+	switch trimmed := bytes.Trim(data, " \t\r\n"); {
+	case len(trimmed) == 0:
+		return fmt.Errorf("%w: empty body, want %s", ErrBadRequest, want)
+	case string(trimmed) == "null":
+		return fmt.Errorf("%w: body is null, want %s", ErrBadRequest, want)
+	case !utf8.Valid(data):
+		// encoding/json would store U+FFFD in place of the bad bytes.
+		return fmt.Errorf("%w: body is not valid UTF-8", ErrBadRequest)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr) && typeErr.Field == "":
+			return fmt.Errorf("%w: body must be %s, not %s", ErrBadRequest, want, typeErr.Value)
+		case errors.As(err, &typeErr) && typeErr.Type != nil:
+			return fmt.Errorf("%w: field %q must be %s, not %s", ErrBadRequest, typeErr.Field, typeName(typeErr.Type.Kind().String()), typeErr.Value)
+		}
+		return fmt.Errorf("%w: malformed JSON: %s", ErrBadRequest, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return nil
 }
 
 func typeName(kind string) string {
 	switch {
-	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+	case strings.HasPrefix(kind, "int"):
+		return "an integer"
+	case strings.HasPrefix(kind, "uint"):
+		return "a non-negative integer"
+	case strings.HasPrefix(kind, "float"):
 		return "a number"
 	case kind == "string":
 		return "a string"
 	case kind == "bool":
 		return "a boolean"
 	case kind == "slice":
-		return "an array"
+		return "a JSON array"
 	}
-	return "an object"
+	return "a JSON object"
 }

@@ -148,7 +148,7 @@ const forwardedHeader = "X-Paxos-Forwarded"
 
 func (p *proposerRole) handlePropose(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	var req proposeRequest
-	if err := decodeJSON(w, r, int64(p.s.cfg.MaxValueBytes)+64<<10, &req); err != nil {
+	if err := decodeJSON(w, r, p.s.valueBodyLimit(), &req); err != nil {
 		writeError(w, err, nil)
 		return
 	}
@@ -466,8 +466,15 @@ func sentinelFor(status int) error {
 	return ErrUnavailable
 }
 
+// valueBodyLimit bounds a body that carries one value: a value at the limit
+// with every byte JSON-escaped (\u00XX is 6 bytes, as Python's json.dumps
+// writes control characters), plus room for the other fields.
+func (s *Server) valueBodyLimit() int64 { return int64(s.cfg.MaxValueBytes)*6 + 64<<10 }
+
 // command validates a client value and builds the command (SPEC §4: values
-// are non-empty UTF-8 strings up to MaxValueBytes).
+// are non-empty UTF-8 strings up to MaxValueBytes; decodeJSON refused
+// invalid UTF-8). The exact value force_election cannot be stored: /propose
+// takes it as an election request.
 func (s *Server) command(value *string, clientID uint64, requestID string) (replog.Command, error) {
 	if value == nil {
 		return replog.Command{}, fmt.Errorf("%w: field \"value\" is required", ErrBadRequest)
@@ -476,6 +483,8 @@ func (s *Server) command(value *string, clientID uint64, requestID string) (repl
 	switch {
 	case v == "":
 		return replog.Command{}, fmt.Errorf("%w: field \"value\" must not be empty", ErrBadRequest)
+	case v == "force_election":
+		return replog.Command{}, fmt.Errorf("%w: the value \"force_election\" is reserved: POST it to a proposer's /propose to start an election", ErrBadRequest)
 	case len(v) > s.cfg.MaxValueBytes:
 		return replog.Command{}, fmt.Errorf("%w: value is %d bytes, the limit is %d", ErrTooLarge, len(v), s.cfg.MaxValueBytes)
 	case len(requestID) > 256:
