@@ -129,11 +129,13 @@ func (a *Acceptor) accept(m Message) {
 // (this acceptor no longer knows what it accepted there).
 func (a *Acceptor) catchup(m Message) error {
 	from := max(m.Slot, a.compacted)
-	entries, err := a.accepted(from, a.cfg.CatchupLimit)
+	entries, err := a.accepted(from, a.cfg.CatchupLimit+1)
 	if err != nil {
 		return err
 	}
-	a.send(Message{Type: MsgLearn, To: m.From, Commit: a.commit, Probe: m.Probe, Slot: from, Entries: entries})
+	n := a.cfg.fit(entries, a.cfg.CatchupLimit)
+	a.send(Message{Type: MsgLearn, To: m.From, Commit: a.commit, Probe: m.Probe, Slot: from,
+		Entries: entries[:n], Truncated: n < len(entries)})
 	return nil
 }
 

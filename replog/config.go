@@ -37,6 +37,9 @@ type Config struct {
 	MaxBatch int
 	// CatchupLimit is the most entries in one catch-up answer.
 	CatchupLimit int
+	// MaxMsgBytes bounds the values in one accept, notification or catch-up
+	// message (one entry always fits, whatever its size).
+	MaxMsgBytes int
 	// PollTicks: an idle learner asks its peers for news every this many ticks.
 	PollTicks int
 	// CompactEvery: an acceptor compacts its storage when the point every
@@ -63,6 +66,7 @@ func DefaultConfig() Config {
 		MaxQueue:       65536,
 		MaxBatch:       1024,
 		CatchupLimit:   2048,
+		MaxMsgBytes:    4 << 20,
 		PollTicks:      20,
 		CompactEvery:   4096,
 	}
@@ -74,7 +78,7 @@ func (c *Config) fillDefaults() {
 		{&c.HeartbeatTicks, &d.HeartbeatTicks}, {&c.ElectionTicks, &d.ElectionTicks},
 		{&c.RetryTicks, &d.RetryTicks}, {&c.Window, &d.Window}, {&c.MaxQueue, &d.MaxQueue},
 		{&c.MaxBatch, &d.MaxBatch}, {&c.CatchupLimit, &d.CatchupLimit}, {&c.PollTicks, &d.PollTicks},
-		{&c.CompactEvery, &d.CompactEvery},
+		{&c.CompactEvery, &d.CompactEvery}, {&c.MaxMsgBytes, &d.MaxMsgBytes},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def
@@ -109,6 +113,20 @@ func (c *Config) Validate() error {
 		return errors.New("replog: config: HeartbeatTicks must be below ElectionTicks")
 	}
 	return nil
+}
+
+// fit returns how many of entries, from the first, fit in one message: at
+// most limit entries and MaxMsgBytes of values, and always at least one.
+func (c *Config) fit(entries []Entry, limit int) int {
+	n, bytes := 0, 0
+	for n < len(entries) && n < limit {
+		bytes += entries[n].Command.size()
+		if n > 0 && bytes > c.MaxMsgBytes {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // Quorum is the number of distinct acceptors that make a majority.

@@ -103,11 +103,10 @@ func (l *Learner) Step(m Message) error {
 		for _, e := range m.Entries {
 			l.choose(e.Slot, e.Command)
 		}
-		full := len(m.Entries) >= l.cfg.CatchupLimit
 		if err := l.advance(); err != nil {
 			return err
 		}
-		if full && l.commit < m.Commit {
+		if m.Truncated && l.commit < m.Commit {
 			// A full catch-up answer: ask the same peer for the next batch now.
 			l.send(Message{Type: MsgCatchup, To: m.From, Slot: l.commit})
 			l.sinceAsk = 0
@@ -156,8 +155,8 @@ func (l *Learner) vote(from ID, e Entry) {
 // known chosen, so none of them predates the choice.
 func (l *Learner) recoverFrom(m Message) {
 	st := acceptorState{entries: make(map[uint64]Entry, len(m.Entries)), from: m.Slot, through: l.askHint}
-	if len(m.Entries) >= l.cfg.CatchupLimit {
-		st.through = m.Entries[len(m.Entries)-1].Slot + 1
+	if m.Truncated && len(m.Entries) > 0 {
+		st.through = min(st.through, m.Entries[len(m.Entries)-1].Slot+1)
 	}
 	for _, e := range m.Entries {
 		st.entries[e.Slot] = e
@@ -243,7 +242,7 @@ func (l *Learner) flushNotify() {
 		return
 	}
 	for len(l.notify) > 0 {
-		n := min(len(l.notify), l.cfg.CatchupLimit)
+		n := l.cfg.fit(l.notify, l.cfg.CatchupLimit)
 		for _, id := range l.cfg.Notify {
 			l.send(Message{Type: MsgChosen, To: id, Commit: l.commit, Entries: l.notify[:n:n]})
 		}
@@ -261,7 +260,7 @@ func (l *Learner) firstSlot(req string) (uint64, bool, error) {
 
 // answerCatchup sends the chosen entries from m.Slot on, as MsgChosen.
 func (l *Learner) answerCatchup(m Message) error {
-	stored, err := l.storage.Chosen(m.Slot, l.cfg.CatchupLimit)
+	stored, err := l.storage.Chosen(m.Slot, l.cfg.CatchupLimit+1)
 	if err != nil {
 		return err
 	}
@@ -272,14 +271,15 @@ func (l *Learner) answerCatchup(m Message) error {
 		next = ce.Slot + 1
 	}
 	for _, ce := range l.rd.Chosen {
-		if len(entries) >= l.cfg.CatchupLimit {
+		if len(entries) > l.cfg.CatchupLimit {
 			break
 		}
 		if ce.Slot >= next {
 			entries = append(entries, ce.Entry)
 		}
 	}
-	l.send(Message{Type: MsgChosen, To: m.From, Commit: l.commit, Entries: entries})
+	n := l.cfg.fit(entries, l.cfg.CatchupLimit)
+	l.send(Message{Type: MsgChosen, To: m.From, Commit: l.commit, Entries: entries[:n], Truncated: n < len(entries)})
 	return nil
 }
 

@@ -218,7 +218,7 @@ func (p *Proposer) Step(m Message) error {
 			p.learn(e.Slot, e.Command)
 		}
 		p.applyKnown()
-		if len(m.Entries) >= p.cfg.CatchupLimit && p.commit < m.Commit {
+		if m.Truncated && p.commit < m.Commit {
 			// A full catch-up answer: fetch the next batch now.
 			p.askElapsed = 0
 			p.send(Message{Type: MsgCatchup, To: m.From, Slot: p.commit})
@@ -614,7 +614,7 @@ func (p *Proposer) send(m Message) {
 // flush turns the unsent entries into accept messages, MaxBatch entries each.
 func (p *Proposer) flush() {
 	for len(p.unsent) > 0 {
-		n := min(len(p.unsent), p.cfg.MaxBatch)
+		n := p.cfg.fit(p.unsent, p.cfg.MaxBatch)
 		batch := p.unsent[:n:n]
 		p.unsent = p.unsent[n:]
 		p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Compact: p.compactPoint(), Entries: batch}, p.cfg.Acceptors)

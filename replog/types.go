@@ -38,6 +38,9 @@ type Command struct {
 	Value     string `json:"value"`
 }
 
+// size is roughly what c costs in a message, for the byte budgets.
+func (c Command) size() int { return len(c.RequestID) + len(c.Value) + 24 }
+
 // IsNoop reports whether c is the no-op command.
 func (c Command) IsNoop() bool { return c.RequestID == "" && c.Value == "" }
 
@@ -114,9 +117,13 @@ type Message struct {
 	Probe  uint64  `json:"probe,omitempty"`
 	// Compact (on accepts) is the lowest chosen-log length every learner has
 	// persisted: acceptors may forget accepted entries below it.
-	Compact uint64   `json:"compact,omitempty"`
-	Slots   []uint64 `json:"slots,omitempty"`
-	Entries []Entry  `json:"entries,omitempty"`
+	Compact uint64 `json:"compact,omitempty"`
+	// Truncated (on catch-up answers) says the answer stops at its last
+	// entry: the sender has more. Without it the answer covers every slot
+	// from Slot on.
+	Truncated bool     `json:"truncated,omitempty"`
+	Slots     []uint64 `json:"slots,omitempty"`
+	Entries   []Entry  `json:"entries,omitempty"`
 }
 
 // HardState is the state a role must persist before the messages of the same

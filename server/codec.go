@@ -13,13 +13,13 @@ import (
 // endpoint for people poking at it with curl.
 //
 //	batch   = version:byte count:uvarint message*
-//	message = type:byte from to ballot slot commit probe compact :uvarint
+//	message = type:byte from to ballot slot commit probe compact truncated :uvarint
 //	          nslots:uvarint slot:uvarint* nentries:uvarint entry*
 //	entry   = slot ballot client_id :uvarint request_id:bytes value:bytes
 //	bytes   = len:uvarint data
 const (
 	binaryContentType = "application/x-paxos-batch"
-	codecVersion      = 2
+	codecVersion      = 3
 )
 
 var errCodec = errors.New("malformed message batch")
@@ -31,7 +31,11 @@ func encodeBatch(buf []byte, msgs []replog.Message) []byte {
 	for i := range msgs {
 		m := &msgs[i]
 		buf = append(buf, byte(m.Type))
-		for _, v := range [...]uint64{uint64(m.From), uint64(m.To), uint64(m.Ballot), m.Slot, m.Commit, m.Probe, m.Compact} {
+		truncated := uint64(0)
+		if m.Truncated {
+			truncated = 1
+		}
+		for _, v := range [...]uint64{uint64(m.From), uint64(m.To), uint64(m.Ballot), m.Slot, m.Commit, m.Probe, m.Compact, truncated} {
 			buf = binary.AppendUvarint(buf, v)
 		}
 		buf = binary.AppendUvarint(buf, uint64(len(m.Slots)))
@@ -111,6 +115,7 @@ func decodeBatch(b []byte) ([]replog.Message, error) {
 		d.b = d.b[1:]
 		m.From, m.To, m.Ballot = replog.ID(d.uvarint()), replog.ID(d.uvarint()), replog.Ballot(d.uvarint())
 		m.Slot, m.Commit, m.Probe, m.Compact = d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint()
+		m.Truncated = d.uvarint() == 1
 		if n := d.count(1); n > 0 {
 			m.Slots = make([]uint64, n)
 			for j := range m.Slots {
