@@ -27,7 +27,7 @@ type acceptorRole struct {
 }
 
 func (s *Server) storageOptions() *storage.Options {
-	return &storage.Options{Timeout: 2 * time.Second, NoSync: s.cfg.NoSync}
+	return &storage.Options{Timeout: 2 * time.Second, NoSync: s.cfg.NoSync, OnCommit: s.metrics.observeFsync}
 }
 
 func newAcceptorRole(s *Server, cfg replog.Config) (*acceptorRole, error) {
@@ -44,10 +44,15 @@ func newAcceptorRole(s *Server, cfg replog.Config) (*acceptorRole, error) {
 	a.promised.Store(uint64(core.Promised()))
 	s.drv = newDriver(core, s.cfg.Tick, s.log)
 	s.drv.save = func(rd *replog.Ready) error {
-		if rd.HardState.Promised == 0 && len(rd.Accepted) == 0 {
-			return nil
+		if rd.HardState.Promised != 0 || len(rd.Accepted) > 0 {
+			if err := st.Save(rd.HardState.Promised, rd.Accepted); err != nil {
+				return err
+			}
 		}
-		return st.Save(rd.HardState.Promised, rd.Accepted)
+		if rd.Compact > 0 {
+			return st.Compact(rd.Compact)
+		}
+		return nil
 	}
 	s.drv.send = func(msgs []replog.Message) {
 		for _, m := range msgs {
@@ -57,7 +62,7 @@ func newAcceptorRole(s *Server, cfg replog.Config) (*acceptorRole, error) {
 			case replog.MsgPromise:
 				a.prepares.Add(1)
 			case replog.MsgAccepted:
-				a.accepts.Add(1)
+				a.accepts.Add(uint64(len(m.Slots)))
 			}
 		}
 		s.transport.Send(msgs)

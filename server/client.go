@@ -95,7 +95,9 @@ func (c *clientRole) send(ctx context.Context, cmd replog.Command) (proposeRespo
 	for attempt := 0; ; attempt++ {
 		for _, addr := range c.s.proposerOrder() {
 			var res proposeResponse
-			err := c.s.postJSON(ctx, addr, "/propose", body, nil, &res)
+			actx, cancel := c.s.attempt(ctx)
+			err := c.s.postJSON(actx, addr, "/propose", body, nil, &res)
+			cancel()
 			if err == nil {
 				c.leader.Store(uint64(res.ProposerID))
 				return res, nil
@@ -157,7 +159,9 @@ func (c *clientRole) handleRead(w http.ResponseWriter, r *http.Request, _ httpro
 			continue
 		}
 		var page json.RawMessage
-		err := c.s.getJSON(ctx, addr, "/get-values?"+r.URL.RawQuery, &page)
+		actx, cancel := c.s.attempt(ctx)
+		err := c.s.getJSON(actx, addr, "/get-values?"+r.URL.RawQuery, &page)
+		cancel()
 		if err == nil {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(append(page, '\n'))

@@ -115,25 +115,38 @@ func (d *driver) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case f := <-d.inbox:
-			f()
+			d.safely(f)
 			// Take everything already queued into this batch.
 			for drained := 0; drained < inboxSize; drained++ {
 				select {
 				case f := <-d.inbox:
-					f()
+					d.safely(f)
 					continue
 				default:
 				}
 				break
 			}
 		case <-t.C:
-			d.core.Tick()
+			d.safely(d.core.Tick)
 		}
-		d.flush()
+		d.safely(d.flush)
 		if d.observe != nil {
 			d.observe()
 		}
 	}
+}
+
+// safely runs f; a panic (the state machine found a broken safety
+// invariant, e.g. two values chosen for one slot) stops this node's part in
+// the protocol and is reported by /health, instead of killing the process
+// and losing the evidence.
+func (d *driver) safely(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.fail(fmt.Errorf("safety invariant broken: %v", r))
+		}
+	}()
+	f()
 }
 
 // flush handles the Ready batches: persist, send, apply, advance.

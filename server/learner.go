@@ -323,7 +323,9 @@ func (s *Server) readIndex(ctx context.Context) (uint64, error) {
 		var res struct {
 			Index uint64 `json:"index"`
 		}
-		err := s.getJSON(ctx, addr, "/read-index", &res)
+		actx, cancel := s.attempt(ctx)
+		err := s.getJSON(actx, addr, "/read-index", &res)
+		cancel()
 		if err == nil {
 			return res.Index, nil
 		}

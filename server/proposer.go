@@ -81,6 +81,7 @@ func (p *proposerRole) observe() {
 	if st.Role != prev.Role || st.Leader != prev.Leader {
 		if st.Leader != prev.Leader {
 			p.leaderChanges.Add(1)
+			p.s.metrics.leaderChanges.Inc()
 		}
 		p.s.log.Info("proposer state", "state", st.Role.String(), "leader", st.Leader, "ballot", st.Ballot)
 		if p.s.gossip != nil {
@@ -199,8 +200,22 @@ type proposeResponse struct {
 // propose gets cmd chosen: directly when leader, through the leader
 // otherwise, retrying with the same request ID across leader changes until
 // ctx ends. A forwarded proposal is not forwarded again.
-func (p *proposerRole) propose(ctx context.Context, cmd replog.Command, forwarded bool) (proposeResponse, error) {
+func (p *proposerRole) propose(ctx context.Context, cmd replog.Command, forwarded bool) (res proposeResponse, err error) {
 	p.proposed.Add(1)
+	start := time.Now()
+	defer func() {
+		switch {
+		case err == nil:
+			p.s.metrics.proposal("chosen")
+			p.s.metrics.commitLatency.Observe(time.Since(start).Seconds())
+		case errors.Is(err, ErrTimeout):
+			p.s.metrics.proposal("timeout")
+		case errors.Is(err, ErrNotLeader):
+			p.s.metrics.proposal("not_leader")
+		default:
+			p.s.metrics.proposal("failed")
+		}
+	}()
 	lastErr := error(ErrNotLeader)
 	for {
 		st := p.status()
@@ -213,6 +228,10 @@ func (p *proposerRole) propose(ctx context.Context, cmd replog.Command, forwarde
 					ProposerID: p.s.cfg.ID, RequestID: cmd.RequestID}, nil
 			}
 			lastErr = err
+			if errors.Is(err, ErrShuttingDown) {
+				p.failed.Add(1)
+				return proposeResponse{}, err
+			}
 			if errors.Is(err, ErrTimeout) {
 				p.failed.Add(1)
 				return proposeResponse{}, fmt.Errorf("%w: value not chosen within %s (request_id %s; retrying with it is safe)", ErrTimeout, p.s.cfg.RequestTimeout, cmd.RequestID)
@@ -293,7 +312,9 @@ func (p *proposerRole) forward(ctx context.Context, leader replog.ID, cmd replog
 	}
 	body, _ := json.Marshal(map[string]any{"value": cmd.Value, "client_id": cmd.ClientID, "request_id": cmd.RequestID})
 	var res proposeResponse
-	err := p.s.postJSON(ctx, addr, "/propose", body, map[string]string{forwardedHeader: "1"}, &res)
+	actx, cancel := p.s.attempt(ctx)
+	defer cancel()
+	err := p.s.postJSON(actx, addr, "/propose", body, map[string]string{forwardedHeader: "1"}, &res)
 	return res, err
 }
 
@@ -390,7 +411,10 @@ func (p *proposerRole) readIndex(ctx context.Context, forwarded bool) (uint64, e
 				var res struct {
 					Index uint64 `json:"index"`
 				}
-				if err := p.s.getJSON(ctx, addr, "/read-index?forwarded=1", &res); err == nil {
+				actx, cancel := p.s.attempt(ctx)
+				err := p.s.getJSON(actx, addr, "/read-index?forwarded=1", &res)
+				cancel()
+				if err == nil {
 					return res.Index, nil
 				}
 			}
@@ -401,6 +425,13 @@ func (p *proposerRole) readIndex(ctx context.Context, forwarded bool) (uint64, e
 		case <-time.After(p.s.cfg.Tick / 2):
 		}
 	}
+}
+
+// attempt bounds one try at one node within a request's deadline, so a
+// node that hangs (paused, cut off) costs a fraction of the deadline and
+// the next node still gets its turn.
+func (s *Server) attempt(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, min(max(s.cfg.RequestTimeout/4, 250*time.Millisecond), 2*time.Second))
 }
 
 // postJSON posts body to http://addr+path and decodes a 200 answer into out.
@@ -432,7 +463,10 @@ func (s *Server) doJSON(req *http.Request, out any) error {
 	}
 	resp, err := s.httpClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w: %s did not answer in time", ErrTimeout, req.URL.Host)
+		}
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, req.URL.Host, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))

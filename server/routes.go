@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -57,6 +58,12 @@ func (s *Server) routes() *httprouter.Router {
 		s.learner.routes(r)
 	case s.client != nil:
 		s.client.routes(r)
+	}
+	// HEAD works wherever GET does (health checkers use it).
+	for _, path := range []string{"/health", "/view-logs", "/gossip/nodes", "/status", "/get-values", "/read", "/get-responses"} {
+		if h, _, _ := r.Lookup(http.MethodGet, path); h != nil {
+			r.Handle(http.MethodHead, path, h)
+		}
 	}
 	for role, routes := range roleRoutes {
 		if role == s.cfg.Role {
@@ -142,12 +149,8 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, _ httpro
 		return
 	}
 	for _, m := range msgs {
-		if m.Type < replog.MsgPrepare || m.Type > replog.MsgHeartbeat {
-			writeError(w, fmt.Errorf("%w: unknown message type %d", ErrBadRequest, m.Type), nil)
-			return
-		}
-		if m.To != s.cfg.ID {
-			writeError(w, fmt.Errorf("%w: message for node %d delivered to node %d", ErrBadRequest, m.To, s.cfg.ID), nil)
+		if err := s.validMessage(m); err != nil {
+			writeError(w, err, nil)
 			return
 		}
 	}
@@ -163,6 +166,30 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, _ httpro
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// maxWireBallot bounds ballots between nodes. It sits far above maxBallot
+// (what the seed endpoints take from users), so proposers pushed up to
+// maxBallot still have 2^62/100 rounds left before they reach it.
+const maxWireBallot = math.MaxUint64 - 1<<62
+
+// validMessage checks what the handler can check of a message before the
+// state machine sees it: a known type, for this node, from a node of the
+// topology, with a ballot far from wrapping (round*100+id must stay in a
+// uint64, or one forged promise would stop every proposer for good).
+func (s *Server) validMessage(m replog.Message) error {
+	switch {
+	case m.Type < replog.MsgPrepare || m.Type > replog.MsgHeartbeat:
+		return fmt.Errorf("%w: unknown message type %d", ErrBadRequest, m.Type)
+	case m.To != s.cfg.ID:
+		return fmt.Errorf("%w: message for node %d delivered to node %d", ErrBadRequest, m.To, s.cfg.ID)
+	case m.Ballot > maxWireBallot:
+		return fmt.Errorf("%w: ballot %d is above the largest allowed (%d)", ErrBadRequest, m.Ballot, uint64(maxWireBallot))
+	}
+	if _, ok := s.cfg.Peer(m.From); !ok {
+		return fmt.Errorf("%w: message from node %d, which is not in the topology", ErrBadRequest, m.From)
+	}
+	return nil
+}
+
 // decodeMessages reads a batch in the binary encoding (between nodes) or
 // as a JSON array (for curl).
 func decodeMessages(w http.ResponseWriter, r *http.Request) ([]replog.Message, error) {
@@ -170,6 +197,9 @@ func decodeMessages(w http.ResponseWriter, r *http.Request) ([]replog.Message, e
 		var msgs []replog.Message
 		err := decodeJSON(w, r, maxMessagesBody, &msgs)
 		return msgs, err
+	}
+	if r.ContentLength > maxMessagesBody {
+		return nil, fmt.Errorf("%w: body of %d bytes, the limit is %d", ErrTooLarge, r.ContentLength, maxMessagesBody)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessagesBody))
 	if err != nil {

@@ -87,6 +87,9 @@ func (t *httpTransport) queue(to replog.ID) *peerQueue {
 	if q, ok := t.peers[to]; ok {
 		return q
 	}
+	if _, ok := t.book(to); !ok {
+		return nil // not a node we know: no queue, no goroutines
+	}
 	select {
 	case <-t.done:
 		return nil
@@ -117,7 +120,7 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 		if len(batch) == 0 {
 			continue
 		}
-		if err := t.post(to, batch); err != nil {
+		if err := t.postAll(to, batch); err != nil {
 			// Drop the batch: the protocol retransmits. Back off so a dead
 			// peer does not cost a dial per message.
 			t.log.Debug("send failed", "to", to, "messages", len(batch), "err", err)
@@ -133,6 +136,30 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 		}
 		backoff = 10 * time.Millisecond
 	}
+}
+
+// maxPostBytes bounds one post; a bigger batch goes in several.
+const maxPostBytes = 16 << 20
+
+// postAll posts batch in as many posts as its size needs.
+func (t *httpTransport) postAll(to replog.ID, batch []replog.Message) error {
+	for len(batch) > 0 {
+		n, size := 0, 0
+		for n < len(batch) {
+			for _, e := range batch[n].Entries {
+				size += len(e.Command.Value) + len(e.Command.RequestID) + 16
+			}
+			if n > 0 && size > maxPostBytes {
+				break
+			}
+			n++
+		}
+		if err := t.post(to, batch[:n]); err != nil {
+			return err
+		}
+		batch = batch[n:]
+	}
+	return nil
 }
 
 func (t *httpTransport) post(to replog.ID, batch []replog.Message) error {
