@@ -9,7 +9,7 @@
 //	go test -short ./test/e2e/                     # skips the long ones
 //	go test -run Failover ./test/e2e/ -failover    # failover times (or PAXOS_FAILOVER=1)
 //	go test -run Chaos ./test/e2e/ -chaos 3m       # random faults (or PAXOS_CHAOS=3m)
-//	go test -run Bug ./test/e2e/ -bugs             # known server bugs (or PAXOS_E2E_BUGS=1)
+//	go test -run Bug ./test/e2e/                   # regressions of fixed availability bugs
 //
 // PAXOS_E2E_PAXOSD=/path/to/paxosd tests that binary instead of building one.
 //

@@ -2,29 +2,21 @@ package e2e
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// The tests in this file reproduce server bugs found by the end-to-end tests
-// (see each test's doc). They fail until the bug is fixed, so they run only
-// with -bugs or PAXOS_E2E_BUGS=1; once a bug is fixed, its test can join the
-// default set by dropping the skipUnlessBugs call.
+// The tests in this file reproduced availability bugs the end-to-end tests
+// found (see each test's doc); they are fixed, and the tests stay as
+// regressions. They are skipped in -short.
 
-var flagBugs = flag.Bool("bugs", false, "run the tests that reproduce known server bugs (also PAXOS_E2E_BUGS=1)")
-
-func skipUnlessBugs(t *testing.T) {
+func skipInShort(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("bug reproduction; skipped in -short")
-	}
-	if !*flagBugs && os.Getenv("PAXOS_E2E_BUGS") != "1" {
-		t.Skip("reproduces a known server bug; run with -bugs or PAXOS_E2E_BUGS=1")
+		t.Skip("regression test; skipped in -short")
 	}
 }
 
@@ -46,7 +38,7 @@ func timed(f func() error) (time.Duration, error) {
 // soon after the new leader is elected (here: within 3s, REQUEST_TIMEOUT
 // being 5s).
 func TestE2EBugPausedLeaderBlocksClients(t *testing.T) {
-	skipUnlessBugs(t)
+	skipInShort(t)
 	c := NewCluster(t, Options{}) // production timing: TICK 50ms, REQUEST_TIMEOUT 5s
 	for i, cl := range c.Role("client") {
 		mustSend(t, cl, fmt.Sprintf("before-%d", i))
@@ -93,7 +85,7 @@ func TestE2EBugPausedLeaderBlocksClients(t *testing.T) {
 // (clientRole.handleRead uses the request's whole deadline for the first
 // learner). Expected: an answer from learner2 within a few seconds.
 func TestE2EBugPausedLearnerBlocksReads(t *testing.T) {
-	skipUnlessBugs(t)
+	skipInShort(t)
 	c := NewCluster(t, Options{})
 	mustSend(t, c.Node("client1"), "x")
 	c.Pause("learner1")
@@ -126,7 +118,7 @@ func TestE2EBugPausedLearnerBlocksReads(t *testing.T) {
 // (or handed over) and answered by the new leader, within about the SIGTERM
 // failover time (here: 1.5s).
 func TestE2EBugSigtermLeaderStallsWrites(t *testing.T) {
-	skipUnlessBugs(t)
+	skipInShort(t)
 	c := NewCluster(t, Options{})
 	leader := c.steadyLeader(10 * time.Second)
 	ctx, stop := context.WithCancel(context.Background())
