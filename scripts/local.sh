@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PROG=scripts/local.sh
 BIN="$ROOT/bin/paxosd"
-VOLUMES="$ROOT/volumes"
+VOLUMES="${PAXOS_VOLUMES:-$ROOT/volumes}"
 
 # Every node joins gossip through proposer1 and acceptor1.
 JOIN_ADDRS="127.0.0.1:7001,127.0.0.1:7004"
