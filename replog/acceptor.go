@@ -20,6 +20,11 @@ type Acceptor struct {
 	commit uint64
 	// compacted is the highest compaction point handed out in a Ready.
 	compacted uint64
+	// sinceLeader counts ticks since an accept from the promised leader. While
+	// the leader is heard, prepares from others are refused unless forced:
+	// a proposer that was cut off (and kept raising its ballot) cannot depose
+	// a healthy leader when it comes back.
+	sinceLeader int
 
 	rd Ready
 }
@@ -43,7 +48,8 @@ func NewAcceptor(cfg Config, s AcceptorStorage) (*Acceptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Acceptor{cfg: cfg, storage: s, promised: p, commit: c, compacted: c}, nil
+	// A restarted acceptor has heard no leader yet.
+	return &Acceptor{cfg: cfg, storage: s, promised: p, commit: c, compacted: c, sinceLeader: cfg.ElectionTicks}, nil
 }
 
 // Promised returns the highest ballot this acceptor promised.
@@ -83,6 +89,10 @@ func (a *Acceptor) prepare(m Message) error {
 		a.nack(m)
 		return nil
 	}
+	if m.Ballot > a.promised && !m.Force && a.leaderAlive() {
+		a.nack(m) // carries the live leader's ballot: the candidate yields to its heartbeats
+		return nil
+	}
 	a.promise(m.Ballot)
 	entries, err := a.accepted(max(m.Slot, a.commit), math.MaxInt)
 	if err != nil {
@@ -98,6 +108,7 @@ func (a *Acceptor) accept(m Message) {
 		return
 	}
 	a.promise(m.Ballot)
+	a.sinceLeader = 0
 	a.commit = max(a.commit, m.Commit)
 	// Compaction is safe below min(Compact, commit): every learner has those
 	// slots, and a new leader's Phase 1 starts at or above this acceptor's
@@ -174,8 +185,15 @@ func (a *Acceptor) send(m Message) {
 	a.rd.Messages = append(a.rd.Messages, m)
 }
 
-// Tick does nothing: an acceptor only answers.
-func (a *Acceptor) Tick() {}
+// Tick advances the acceptor's clock (how long since it heard the leader).
+func (a *Acceptor) Tick() { a.sinceLeader++ }
+
+// leaderAlive reports whether the promised leader was heard recently: a bit
+// less than an election timeout, so followers whose timeout ran out find
+// the acceptors ready to promise.
+func (a *Acceptor) leaderAlive() bool {
+	return a.promised != 0 && a.sinceLeader < a.cfg.ElectionTicks-a.cfg.HeartbeatTicks
+}
 
 // HasReady reports whether there are effects to handle.
 func (a *Acceptor) HasReady() bool { return !a.rd.IsEmpty() }

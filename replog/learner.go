@@ -1,6 +1,9 @@
 package replog
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Learner builds the chosen log. A slot is chosen when a quorum of distinct
 // acceptors accepted it at the same ballot (SPEC §8.4); chosen entries join the
@@ -14,8 +17,9 @@ type Learner struct {
 
 	// commit is the first slot not in the log (persisted or in this Ready).
 	commit uint64
-	// votes tallies acceptances for slots >= commit, by slot then ballot.
-	votes map[uint64]map[Ballot]*tally
+	// votes tallies acceptances for slots >= commit, by slot; each slot has
+	// one tally per ballot (almost always just one).
+	votes map[uint64][]tally
 	// chosen holds chosen entries above a hole, waiting to join the log.
 	chosen map[uint64]Command
 	// hint is the highest chosen watermark anyone told us about: every slot
@@ -49,8 +53,9 @@ type acceptorState struct {
 }
 
 type tally struct {
-	cmd  Command
-	from []ID
+	ballot Ballot
+	cmd    Command
+	from   []ID
 }
 
 var _ Node = (*Learner)(nil)
@@ -66,7 +71,7 @@ func NewLearner(cfg Config, s LearnerStorage) (*Learner, error) {
 		return nil, err
 	}
 	l := &Learner{cfg: cfg, storage: s, commit: c, hint: c,
-		votes: map[uint64]map[Ballot]*tally{}, chosen: map[uint64]Command{}, firstInReady: map[string]uint64{}}
+		votes: map[uint64][]tally{}, chosen: map[uint64]Command{}, firstInReady: map[string]uint64{}}
 	// A restarted learner asks for news at its first tick.
 	l.sinceAsk = cfg.PollTicks
 	return l, nil
@@ -125,20 +130,16 @@ func (l *Learner) vote(from ID, e Entry) {
 	if _, done := l.chosen[e.Slot]; done {
 		return
 	}
-	byBallot := l.votes[e.Slot]
-	if byBallot == nil {
-		byBallot = map[Ballot]*tally{}
-		l.votes[e.Slot] = byBallot
+	ts := l.votes[e.Slot]
+	i := slices.IndexFunc(ts, func(t tally) bool { return t.ballot == e.Ballot })
+	if i < 0 {
+		i = len(ts)
+		ts = append(ts, tally{ballot: e.Ballot, cmd: e.Command, from: make([]ID, 0, len(l.cfg.Acceptors))})
+		l.votes[e.Slot] = ts
 	}
-	t := byBallot[e.Ballot]
-	if t == nil {
-		t = &tally{cmd: e.Command}
-		byBallot[e.Ballot] = t
-	}
-	for _, id := range t.from {
-		if id == from {
-			return
-		}
+	t := &ts[i]
+	if slices.Contains(t.from, from) {
+		return
 	}
 	t.from = append(t.from, from)
 	if len(t.from) >= l.cfg.Quorum() {

@@ -130,7 +130,9 @@ func TestPaperPromiseCarriesHighestAccepted(t *testing.T) {
 	ready(t, a, s)
 	step(t, a, replog.Message{Type: replog.MsgAccept, From: 2, Ballot: 202, Entries: []replog.Entry{{Slot: 3, Command: cmd("b")}}})
 	ready(t, a, s)
-	step(t, a, replog.Message{Type: replog.MsgPrepare, From: 3, Ballot: 303})
+	// Force: this acceptor just heard leader 202, and without Force it would
+	// refuse other prepares for a while (leader stickiness, tested below).
+	step(t, a, replog.Message{Type: replog.MsgPrepare, From: 3, Ballot: 303, Force: true})
 	rd := ready(t, a, s)
 	m := onlyMessage(t, rd, replog.MsgPromise)
 	if len(m.Entries) != 1 || m.Entries[0].Ballot != 202 || m.Entries[0].Command.Value != "b" {
@@ -357,4 +359,32 @@ func TestRetryAnsweredWithFirstSlot(t *testing.T) {
 			t.Fatalf("a chosen request was proposed again: %+v", m)
 		}
 	}
+}
+
+// Not in the paper (a liveness rule, like Raft's leader stickiness): while an
+// acceptor hears its leader, it refuses other prepares unless forced, so a
+// proposer that was cut off and raised its ballot cannot depose a healthy
+// leader when it comes back. Safety does not depend on it: a refusal is a
+// nack, and a nack never makes anything chosen.
+func TestAcceptorLeaderStickiness(t *testing.T) {
+	s := storage.NewMemAcceptor()
+	a := newAcceptor(t, s)
+	step(t, a, replog.Message{Type: replog.MsgAccept, From: 1, Ballot: 101})
+	ready(t, a, s)
+	step(t, a, replog.Message{Type: replog.MsgPrepare, From: 2, Ballot: 902})
+	if m := onlyMessage(t, ready(t, a, s), replog.MsgNack); m.Ballot != 101 {
+		t.Fatalf("nack = %+v, want the live leader's ballot 101", m)
+	}
+	step(t, a, replog.Message{Type: replog.MsgPrepare, From: 2, Ballot: 902, Force: true})
+	onlyMessage(t, ready(t, a, s), replog.MsgPromise)
+
+	// Once the leader is silent for an election timeout, prepares go through.
+	a = newAcceptor(t, s)
+	step(t, a, replog.Message{Type: replog.MsgAccept, From: 2, Ballot: 902})
+	ready(t, a, s)
+	for range replog.DefaultConfig().ElectionTicks {
+		a.Tick()
+	}
+	step(t, a, replog.Message{Type: replog.MsgPrepare, From: 3, Ballot: 1003})
+	onlyMessage(t, ready(t, a, s), replog.MsgPromise)
 }

@@ -55,6 +55,7 @@ type Proposer struct {
 	retryElapsed     int
 
 	// Phase 1 (candidate).
+	forced    bool // this campaign was asked for (Campaign): prepares say Force
 	promises  map[ID]bool
 	recovered map[uint64]Entry // highest-ballot accepted entry per slot
 	promisedW uint64           // highest chosen watermark in the promises
@@ -175,7 +176,11 @@ func (p *Proposer) Propose(cmd Command) error {
 }
 
 // Campaign starts an election now (force_election), whatever the leader.
-func (p *Proposer) Campaign() { p.campaign() }
+func (p *Proposer) Campaign() {
+	p.campaign()
+	p.forced = true
+	p.sendPrepares() // again, now forced: acceptors promise even while a leader is alive
+}
 
 // ReadIndex asks for a linearizable read. The answer comes as a ReadState with
 // the same ctx: once a quorum of acceptors confirms this leadership, every
@@ -201,8 +206,13 @@ func (p *Proposer) Step(m Message) error {
 	case MsgAccepted:
 		p.onAccepted(m)
 	case MsgNack:
-		if m.Ballot > p.ballot && p.role != Follower {
+		switch {
+		case m.Ballot > p.ballot && p.role != Follower:
 			p.becomeFollower(m.Ballot.Proposer())
+		case p.role == Candidate && m.Ballot > p.leaderBallot:
+			// The acceptor still follows a live leader at m.Ballot: yield
+			// to that leader's next heartbeat.
+			p.leaderBallot = m.Ballot
 		}
 	case MsgHeartbeat:
 		p.onHeartbeat(m)
@@ -230,9 +240,12 @@ func (p *Proposer) Step(m Message) error {
 func (p *Proposer) onHeartbeat(m Message) {
 	p.floor = max(p.floor, m.Commit)
 	if p.role != Follower {
-		if m.Ballot > p.ballot {
+		// Step down for a higher ballot; a candidate that was not forced also
+		// yields to the leader the acceptors said they still follow.
+		if m.Ballot > p.ballot || (p.role == Candidate && !p.forced && p.leaderBallot != 0 && m.Ballot >= p.leaderBallot) {
 			p.becomeFollower(m.Ballot.Proposer())
 			p.leaderBallot = m.Ballot
+			p.electionElapsed = 0
 		}
 		return
 	}
@@ -359,6 +372,7 @@ func (p *Proposer) campaign() {
 	p.maxSeen = max(p.maxSeen, p.ballot)
 	p.rd.HardState.Round = p.round
 	p.role = Candidate
+	p.forced = false
 	p.leader = None
 	p.promises = map[ID]bool{}
 	p.recovered = map[uint64]Entry{}
@@ -370,7 +384,7 @@ func (p *Proposer) campaign() {
 func (p *Proposer) sendPrepares() {
 	for _, a := range p.cfg.Acceptors {
 		if !p.promises[a] {
-			p.send(Message{Type: MsgPrepare, To: a, Ballot: p.ballot, Slot: p.commit})
+			p.send(Message{Type: MsgPrepare, To: a, Ballot: p.ballot, Slot: p.commit, Force: p.forced})
 		}
 	}
 }

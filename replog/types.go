@@ -121,9 +121,12 @@ type Message struct {
 	// Truncated (on catch-up answers) says the answer stops at its last
 	// entry: the sender has more. Without it the answer covers every slot
 	// from Slot on.
-	Truncated bool     `json:"truncated,omitempty"`
-	Slots     []uint64 `json:"slots,omitempty"`
-	Entries   []Entry  `json:"entries,omitempty"`
+	Truncated bool `json:"truncated,omitempty"`
+	// Force (on prepares) asks acceptors to promise even while they hear a
+	// live leader: an election someone asked for (force_election).
+	Force   bool     `json:"force,omitempty"`
+	Slots   []uint64 `json:"slots,omitempty"`
+	Entries []Entry  `json:"entries,omitempty"`
 }
 
 // HardState is the state a role must persist before the messages of the same

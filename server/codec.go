@@ -13,13 +13,14 @@ import (
 // endpoint for people poking at it with curl.
 //
 //	batch   = version:byte count:uvarint message*
-//	message = type:byte from to ballot slot commit probe compact truncated :uvarint
+//	message = type:byte from to ballot slot commit probe compact flags :uvarint
+//	flags   = 1 (truncated) | 2 (force)
 //	          nslots:uvarint slot:uvarint* nentries:uvarint entry*
 //	entry   = slot ballot client_id :uvarint request_id:bytes value:bytes
 //	bytes   = len:uvarint data
 const (
 	binaryContentType = "application/x-paxos-batch"
-	codecVersion      = 3
+	codecVersion      = 4
 )
 
 var errCodec = errors.New("malformed message batch")
@@ -31,11 +32,14 @@ func encodeBatch(buf []byte, msgs []replog.Message) []byte {
 	for i := range msgs {
 		m := &msgs[i]
 		buf = append(buf, byte(m.Type))
-		truncated := uint64(0)
+		flags := uint64(0)
 		if m.Truncated {
-			truncated = 1
+			flags |= 1
 		}
-		for _, v := range [...]uint64{uint64(m.From), uint64(m.To), uint64(m.Ballot), m.Slot, m.Commit, m.Probe, m.Compact, truncated} {
+		if m.Force {
+			flags |= 2
+		}
+		for _, v := range [...]uint64{uint64(m.From), uint64(m.To), uint64(m.Ballot), m.Slot, m.Commit, m.Probe, m.Compact, flags} {
 			buf = binary.AppendUvarint(buf, v)
 		}
 		buf = binary.AppendUvarint(buf, uint64(len(m.Slots)))
@@ -115,7 +119,8 @@ func decodeBatch(b []byte) ([]replog.Message, error) {
 		d.b = d.b[1:]
 		m.From, m.To, m.Ballot = replog.ID(d.uvarint()), replog.ID(d.uvarint()), replog.Ballot(d.uvarint())
 		m.Slot, m.Commit, m.Probe, m.Compact = d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint()
-		m.Truncated = d.uvarint() == 1
+		flags := d.uvarint()
+		m.Truncated, m.Force = flags&1 != 0, flags&2 != 0
 		if n := d.count(1); n > 0 {
 			m.Slots = make([]uint64, n)
 			for j := range m.Slots {
