@@ -22,6 +22,7 @@ var (
 	flagSeed      = flag.Uint64("seed", 0, "replay one simulation schedule")
 	flagSchedules = flag.Int("schedules", 0, "number of simulation schedules (default: 2000, 200 with -short or -race)")
 	flagVerbose   = flag.Bool("simv", false, "log every simulation event")
+	flagSeedBase  = flag.Uint64("seedbase", 0, "run seeds seedbase+1 .. seedbase+schedules (to split a long run)")
 )
 
 const (
@@ -452,7 +453,7 @@ func TestSimulation(t *testing.T) {
 	}
 	n := schedules(t)
 	for i := range n {
-		seed := uint64(i) + 1
+		seed := *flagSeedBase + uint64(i) + 1
 		if f := newSim(t, seed, 0).run(); f != "" {
 			t.Fatalf("seed %d: %s\nreplay: go test ./replog -run TestSimulation -seed %d -simv", seed, f, seed)
 		}
