@@ -93,6 +93,7 @@ func PaxosdApp() *cli.App {
 		Version:     Version,
 		Flags:       paxosdFlags(),
 		Action:      runPaxosd,
+		Commands:    []*cli.Command{paxosdHealthCommand()},
 		// Flag and environment parse errors are configuration errors: one
 		// line and status 3, not the whole help text.
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
