@@ -16,7 +16,7 @@ IMAGE   ?= paxos:local
 export PAXOS_IMAGE := $(IMAGE)
 HAVE_DOCKER = $(shell docker info >/dev/null 2>&1 && [ -f docker-compose.yml ] && echo yes)
 
-.PHONY: all build image test test-short vet fmt clean clean-data up down drill drill-broken
+.PHONY: all build image test test-short vet fmt clean clean-data up down drill drill-broken bench
 
 all: build
 
@@ -53,6 +53,11 @@ drill: image
 ## state (wiped data): it passes only when the checker reports the loss
 drill-broken: image
 	$(GO) test -tags drill -count=1 -timeout 30m -v -run 'TestDrillBrokenAcceptor' ./test/drill/
+
+## bench: a fresh local cluster, paxosctl bench at N = 1, 16, 64, 256
+## (3 runs each, medians), the table printed and written to bench/results/
+bench: build
+	scripts/bench.sh
 
 ## test-short: quick loop while developing
 test-short:
