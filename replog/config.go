@@ -46,6 +46,11 @@ type Config struct {
 	// learner persisted moved this many slots past the last compaction.
 	CompactEvery int
 
+	// LazySync (learners) says the caller persists Ready.Chosen without an
+	// fsync and reports what is durable with Learner.Synced; only durable
+	// slots count toward the compaction point acceptors are told.
+	LazySync bool
+
 	// Rand is the seeded source of every random choice (election timeouts).
 	// Nil means a source seeded from ID.
 	Rand *rand.Rand

@@ -179,6 +179,7 @@ func (in *fuzzInput) message(self replog.ID, nearBallot replog.Ballot, nearSlot 
 		m.Compact = lim.slot(in.number(nearSlot))
 	}
 	m.Truncated = flags&16 != 0
+	m.Force = flags&128 != 0
 	if flags&32 != 0 {
 		for range in.pick(5) {
 			m.Slots = append(m.Slots, lim.slot(in.number(nearSlot)))
@@ -227,6 +228,7 @@ const (
 	fTruncated
 	fSlots
 	fEntries
+	fForce
 )
 
 // msg encodes op 1: a message of typ from fuzzSenders[from] at the role's
@@ -274,10 +276,13 @@ func fuzzSeeds(f *testing.F, scripts ...[]byte) {
 func FuzzAcceptorStep(f *testing.F) {
 	fuzzSeeds(f,
 		// A prepare at 102, an accept and a prepare in one Ready, a
-		// catch-up, a restart, a stale prepare at 100.
+		// catch-up; a prepare at 303 while the leader is heard (refused),
+		// then forced (promised); a restart, a stale prepare at 100.
 		script([]byte{opMessage, byte(replog.MsgPrepare), fromP2, 1, 1, 2, 0},
 			[]byte{opMessage | noFlush, byte(replog.MsgAccept), fromP2, 0, fCommit | fEntries, 1, 1, 0, 1, 0, 1, 2, 0},
 			msg(replog.MsgPrepare, fromP2, fSlot, 1), msg(replog.MsgCatchup, fromL1, fSlot|fProbe, 0, 1),
+			[]byte{opMessage, byte(replog.MsgPrepare), fromP2 + 1, 1, 3, 3, 0},
+			[]byte{opMessage, byte(replog.MsgPrepare), fromP2 + 1, 1, 3, 3, fForce},
 			[]byte{3}, []byte{opMessage, byte(replog.MsgPrepare), fromP2, 1, 1, 0, 0}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &fuzzInput{b: data}

@@ -17,6 +17,9 @@ type Learner struct {
 
 	// commit is the first slot not in the log (persisted or in this Ready).
 	commit uint64
+	// durable is the first slot not durably stored (fsynced): the log
+	// length this learner reports for compaction.
+	durable, toldDurable uint64
 	// votes tallies acceptances for slots >= commit, by slot; each slot has
 	// one tally per ballot (almost always just one).
 	votes map[uint64][]tally
@@ -70,7 +73,7 @@ func NewLearner(cfg Config, s LearnerStorage) (*Learner, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Learner{cfg: cfg, storage: s, commit: c, hint: c,
+	l := &Learner{cfg: cfg, storage: s, commit: c, hint: c, durable: c,
 		votes: map[uint64][]tally{}, chosen: map[uint64]Command{}, firstInReady: map[string]uint64{}}
 	// A restarted learner asks for news at its first tick.
 	l.sinceAsk = cfg.PollTicks
@@ -240,12 +243,21 @@ func (l *Learner) advance() error {
 // message per node per tick, however many slots were chosen.
 func (l *Learner) flushNotify() {
 	if len(l.notify) == 0 {
+		if l.durable > l.toldDurable {
+			// Nothing new, but more is durable: tell the proposers, who
+			// compute the compaction point from it.
+			for _, id := range l.cfg.Proposers {
+				l.send(Message{Type: MsgChosen, To: id, Commit: l.commit, Compact: l.durable})
+			}
+			l.toldDurable = l.durable
+		}
 		return
 	}
+	l.toldDurable = l.durable
 	for len(l.notify) > 0 {
 		n := l.cfg.fit(l.notify, l.cfg.CatchupLimit)
 		for _, id := range l.cfg.Notify {
-			l.send(Message{Type: MsgChosen, To: id, Commit: l.commit, Entries: l.notify[:n:n]})
+			l.send(Message{Type: MsgChosen, To: id, Commit: l.commit, Compact: l.durable, Entries: l.notify[:n:n]})
 		}
 		l.notify = l.notify[n:]
 	}
@@ -280,7 +292,7 @@ func (l *Learner) answerCatchup(m Message) error {
 		}
 	}
 	n := l.cfg.fit(entries, l.cfg.CatchupLimit)
-	l.send(Message{Type: MsgChosen, To: m.From, Commit: l.commit, Entries: entries[:n], Truncated: n < len(entries)})
+	l.send(Message{Type: MsgChosen, To: m.From, Commit: l.commit, Compact: l.durable, Entries: entries[:n], Truncated: n < len(entries)})
 	return nil
 }
 
@@ -326,8 +338,15 @@ func (l *Learner) HasReady() bool { return !l.rd.IsEmpty() }
 // Ready returns the pending effects; see Node.
 func (l *Learner) Ready() Ready { return l.rd }
 
+// Synced tells the learner that the log up to (not including) slot commit
+// is durable; with LazySync the caller calls it after each fsync.
+func (l *Learner) Synced(commit uint64) { l.durable = max(l.durable, min(commit, l.commit)) }
+
 // Advance clears the effects returned by the last Ready.
 func (l *Learner) Advance() {
+	if !l.cfg.LazySync {
+		l.durable = l.commit // the caller fsynced the Ready
+	}
 	l.rd = Ready{}
 	clear(l.firstInReady)
 }

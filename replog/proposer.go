@@ -75,8 +75,8 @@ type Proposer struct {
 	firstSlot map[string]uint64  // request → slot of its first copy, below commit
 	waiting   map[string]bool    // requests proposed here that still need a Result
 
-	// learnerCommit is each learner's persisted log length, from its
-	// notifications; the minimum is the compaction point acceptors are told.
+	// learnerCommit is each learner's durable log length (Compact in its
+	// notifications); the minimum is the compaction point acceptors are told.
 	learnerCommit map[ID]uint64
 
 	// Linearizable reads.
@@ -222,7 +222,7 @@ func (p *Proposer) Step(m Message) error {
 			if p.learnerCommit == nil {
 				p.learnerCommit = map[ID]uint64{}
 			}
-			p.learnerCommit[m.From] = max(p.learnerCommit[m.From], m.Commit)
+			p.learnerCommit[m.From] = max(p.learnerCommit[m.From], m.Compact)
 		}
 		for _, e := range m.Entries {
 			p.learn(e.Slot, e.Command)

@@ -50,6 +50,7 @@ type simNode struct {
 	node    replog.Node
 	prop    *replog.Proposer
 	learner *replog.Learner
+	synced  uint64 // what a lazily syncing learner will report durable next tick
 	down    bool
 
 	pstore *storage.MemProposer
@@ -127,6 +128,9 @@ func (s *sim) config(id replog.ID) replog.Config {
 	if s.quorum > 0 {
 		replog.SetQuorum(&c, s.quorum)
 	}
+	// Half the schedules run learners that fsync lazily: they report as
+	// durable, one tick late, what they had stored a tick before.
+	c.LazySync = s.seed%2 == 0
 	return c
 }
 
@@ -338,6 +342,10 @@ func (s *sim) step(chaos bool) {
 	if s.now%stepsPerTick == 0 {
 		for _, id := range s.order {
 			if n := s.nodes[id]; !n.down {
+				if n.learner != nil {
+					n.learner.Synced(n.synced)
+					n.synced = n.learner.Commit()
+				}
 				n.node.Tick()
 				s.handle(n, chaos)
 			}

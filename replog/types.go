@@ -116,7 +116,8 @@ type Message struct {
 	Commit uint64  `json:"commit,omitempty"`
 	Probe  uint64  `json:"probe,omitempty"`
 	// Compact (on accepts) is the lowest chosen-log length every learner has
-	// persisted: acceptors may forget accepted entries below it.
+	// persisted: acceptors may forget accepted entries below it. On a
+	// learner's MsgChosen it is that learner's durable log length.
 	Compact uint64 `json:"compact,omitempty"`
 	// Truncated (on catch-up answers) says the answer stops at its last
 	// entry: the sender has more. Without it the answer covers every slot

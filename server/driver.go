@@ -23,8 +23,10 @@ type driver struct {
 	// observe, when set, runs after every loop iteration (state snapshots:
 	// a step may change state without producing a Ready).
 	observe func()
-	tick    time.Duration
-	log     *slog.Logger
+	// onTick, when set, runs on the loop at every tick, after Tick.
+	onTick func()
+	tick   time.Duration
+	log    *slog.Logger
 
 	inbox chan func()
 
@@ -128,6 +130,9 @@ func (d *driver) run(ctx context.Context) {
 			}
 		case <-t.C:
 			d.safely(d.core.Tick)
+			if d.onTick != nil {
+				d.safely(d.onTick)
+			}
 		}
 		d.safely(d.flush)
 		if d.observe != nil {

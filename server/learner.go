@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -37,7 +38,15 @@ type learnerRole struct {
 const maxGetValues = 100000
 
 func newLearnerRole(s *Server, cfg replog.Config) (*learnerRole, error) {
-	st, err := storage.OpenLearner(s.dbPath(), s.storageOptions())
+	// The learner's log is appended without an fsync each time and fsynced
+	// once per tick (group commit across ticks): acceptors hold every chosen
+	// value durably until each learner reports it durable (LazySync), so a
+	// learner loses nothing that it cannot catch up, and the disk is left
+	// to the acceptors, whose fsync is on the write path.
+	opts := s.storageOptions()
+	opts.NoSync = true
+	cfg.LazySync = true
+	st, err := storage.OpenLearner(s.dbPath(), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +70,21 @@ func newLearnerRole(s *Server, cfg replog.Config) (*learnerRole, error) {
 	}
 	s.drv.send = s.transport.Send
 	s.drv.apply = l.apply
+	synced := core.Commit()
+	s.drv.onTick = func() {
+		if c := core.Commit(); c > synced && !s.cfg.NoSync {
+			start := time.Now()
+			if err := st.Sync(); err != nil {
+				s.drv.fail(err)
+				return
+			}
+			s.metrics.observeFsync(time.Since(start), int(c-synced))
+			synced = c
+			core.Synced(c)
+		} else if s.cfg.NoSync {
+			core.Synced(c)
+		}
+	}
 	return l, nil
 }
 

@@ -166,3 +166,12 @@ func (l *Learner) Stats() LearnerStats {
 // Close closes the file once in-flight commits are done. Later calls return
 // ErrClosed.
 func (l *Learner) Close() error { return l.s.close() }
+
+// Sync makes every Append so far durable (fdatasync). It matters only for a
+// store opened with NoSync, whose Appends reach the OS but not the disk.
+func (l *Learner) Sync() error {
+	if err := l.s.db.Sync(); err != nil {
+		return commitError(l.s.path, err)
+	}
+	return nil
+}
