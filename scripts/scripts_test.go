@@ -342,17 +342,39 @@ func (x *tmux) screen() string {
 	return out
 }
 
+// back presses Enter on a "Press Enter" screen and waits until the menu
+// has replaced it: the old screen still shows the menu's prompt, and keys
+// typed before the redraw could be taken by the wrong read.
+func (x *tmux) back() {
+	x.t.Helper()
+	shown := strings.Contains(x.screen(), "Press Enter")
+	x.typeLine("")
+	if !shown {
+		return
+	}
+	deadline := time.Now().Add(waitLimit)
+	for strings.Contains(x.screen(), "Press Enter") {
+		if time.Now().After(deadline) {
+			x.t.Fatalf("the screen still says Press Enter %s after Enter:\n%s", waitLimit, x.screen())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// waitLimit bounds every wait for the screen (generous: CI machines are busy).
+const waitLimit = 20 * time.Second
+
 // waitFor waits until the screen shows want, and returns the screen.
 func (x *tmux) waitFor(want string) string {
 	x.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		s := x.screen()
 		if strings.Contains(s, want) {
 			return s
 		}
 		if time.Now().After(deadline) {
-			x.t.Fatalf("the screen does not show %q within 5s; it shows:\n%s", want, s)
+			x.t.Fatalf("the screen does not show %q within %s; it shows:\n%s", want, waitLimit, s)
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
@@ -391,7 +413,7 @@ func TestClientMenuTmux(t *testing.T) {
 	if want := envValue(env, "PAXOS_ADDR_client1"); eps[0] != want {
 		t.Errorf("send went to --endpoints %q, want client1 at %q", eps[0], want)
 	}
-	x.typeLine("")
+	x.back()
 
 	// 1: select client2.
 	x.waitFor("Choice [1-8, q]:")
@@ -399,7 +421,7 @@ func TestClientMenuTmux(t *testing.T) {
 	x.waitFor("Client (1 = client1, 2 = client2):")
 	x.typeLine("2")
 	x.waitFor("selected client2")
-	x.typeLine("")
+	x.back()
 	x.waitFor("Selected client: client2")
 
 	// 7: straight to proposer3.
@@ -417,7 +439,7 @@ func TestClientMenuTmux(t *testing.T) {
 	if v, cid, rid := proposeValue(t, props[0]); v != tricky+" #7" || cid != 10 || rid == "" {
 		t.Errorf("/propose got value %q client_id %d request_id %q; want %q, 10 (client2), a request id", v, cid, rid, tricky+" #7")
 	}
-	x.typeLine("")
+	x.back()
 
 	// 4: the responses of client2, unicode and quotes intact.
 	x.waitFor("Choice [1-8, q]:")
@@ -429,17 +451,17 @@ func TestClientMenuTmux(t *testing.T) {
 	if r := fc.requests("/get-responses"); len(r) != 1 || r[0].Node != "client2" {
 		t.Errorf("want one GET /get-responses on client2, got %+v", r)
 	}
-	x.typeLine("")
+	x.back()
 
 	// 6 and 8 call paxosctl leader and status.
 	x.waitFor("Choice [1-8, q]:")
 	x.typeLine("6")
 	x.waitFor("LEADER proposer2 ballot 202")
-	x.typeLine("")
+	x.back()
 	x.waitFor("Choice [1-8, q]:")
 	x.typeLine("8")
 	x.waitFor("STATUS all 10 healthy")
-	x.typeLine("")
+	x.back()
 
 	// q quits: the session ends with the script.
 	x.waitFor("Choice [1-8, q]:")

@@ -152,27 +152,78 @@ func (c *clientRole) handleRead(w http.ResponseWriter, r *http.Request, _ httpro
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), c.s.cfg.RequestTimeout)
 	defer cancel()
-	var lastErr error = ErrUnavailable
+	var addrs []string
 	for _, l := range c.s.cfg.Learners {
-		addr, ok := c.s.addressOf(l.ID)
-		if !ok {
-			continue
-		}
-		var page json.RawMessage
-		actx, cancel := c.s.attempt(ctx)
-		err := c.s.getJSON(actx, addr, "/get-values?"+r.URL.RawQuery, &page)
-		cancel()
-		if err == nil {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(append(page, '\n'))
-			return
-		}
-		lastErr = err
-		if errors.Is(err, ErrBadRequest) {
-			break
+		if addr, ok := c.s.addressOf(l.ID); ok {
+			addrs = append(addrs, addr)
 		}
 	}
-	writeError(w, fmt.Errorf("%w: no learner answered: %v", ErrUnavailable, lastErr), nil)
+	page, err := hedged(ctx, addrs, hedgeDelay, func(ctx context.Context, addr string) (json.RawMessage, error) {
+		var page json.RawMessage
+		err := c.s.getJSON(ctx, addr, "/get-values?"+r.URL.RawQuery, &page)
+		return page, err
+	})
+	if err != nil {
+		if !errors.Is(err, ErrBadRequest) {
+			err = fmt.Errorf("%w: no learner answered: %v", ErrUnavailable, err)
+		}
+		writeError(w, err, nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(page, '\n'))
+}
+
+// hedgeDelay is how long a read waits for one learner before it also asks
+// the next one.
+const hedgeDelay = 200 * time.Millisecond
+
+// hedged calls f on the first address, and on the next one each time delay
+// passes (or the last call failed) without an answer; the first success
+// wins and cancels the others. So a hung node costs delay, not the whole
+// deadline, and a slow but working one still gets to finish. A bad request
+// ends it at once: the next node would say the same.
+func hedged[T any](ctx context.Context, addrs []string, delay time.Duration, f func(context.Context, string) (T, error)) (T, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		v   T
+		err error
+	}
+	results := make(chan result, len(addrs))
+	var zero T
+	lastErr := error(ErrUnavailable)
+	next, running := 0, 0
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			if next < len(addrs) {
+				addr := addrs[next]
+				next++
+				running++
+				go func() { v, err := f(ctx, addr); results <- result{v, err} }()
+				timer.Reset(delay)
+			}
+		case r := <-results:
+			running--
+			if r.err == nil {
+				return r.v, nil
+			}
+			lastErr = r.err
+			if errors.Is(r.err, ErrBadRequest) {
+				return zero, r.err
+			}
+			if next < len(addrs) {
+				timer.Reset(0)
+			} else if running == 0 {
+				return zero, lastErr
+			}
+		case <-ctx.Done():
+			return zero, fmt.Errorf("%w: %v", ErrTimeout, lastErr)
+		}
+	}
 }
 
 // handleNotify takes learned values pushed by a learner (seed endpoint):

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -342,21 +341,33 @@ func (l *learnerRole) view() map[string]any {
 // readIndex asks the proposers for a linearizable read index: the gossip
 // leader first, then every proposer (a follower forwards to its leader).
 func (s *Server) readIndex(ctx context.Context) (uint64, error) {
+	// Ask every proposer at once: the leader answers, a follower forwards to
+	// the leader it knows, and a hung proposer (paused, cut off) costs
+	// nothing but its own request. The first index confirmed wins.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		index uint64
+		err   error
+	}
+	addrs := s.proposerOrder()
+	answers := make(chan answer, len(addrs))
+	for _, addr := range addrs {
+		go func() {
+			var res struct {
+				Index uint64 `json:"index"`
+			}
+			err := s.getJSON(ctx, addr, "/read-index", &res)
+			answers <- answer{res.Index, err}
+		}()
+	}
 	var lastErr error = ErrNoQuorum
-	for _, addr := range s.proposerOrder() {
-		var res struct {
-			Index uint64 `json:"index"`
+	for range addrs {
+		a := <-answers
+		if a.err == nil {
+			return a.index, nil
 		}
-		actx, cancel := s.attempt(ctx)
-		err := s.getJSON(actx, addr, "/read-index", &res)
-		cancel()
-		if err == nil {
-			return res.Index, nil
-		}
-		lastErr = err
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			break
-		}
+		lastErr = a.err
 	}
 	return 0, fmt.Errorf("%w: no leader confirmed a read index: %v", ErrNoQuorum, lastErr)
 }
