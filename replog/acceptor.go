@@ -188,11 +188,13 @@ func (a *Acceptor) send(m Message) {
 // Tick advances the acceptor's clock (how long since it heard the leader).
 func (a *Acceptor) Tick() { a.sinceLeader++ }
 
-// leaderAlive reports whether the promised leader was heard recently: a bit
-// less than an election timeout, so followers whose timeout ran out find
-// the acceptors ready to promise.
+// leaderAlive reports whether the promised leader was heard recently: within
+// half an election timeout. A leader sends accepts at least every heartbeat,
+// so a live one is always inside that window; and a follower, which waits a
+// whole election timeout after its last heartbeat (older than the last
+// accept) before it campaigns, always finds the acceptors ready to promise.
 func (a *Acceptor) leaderAlive() bool {
-	return a.promised != 0 && a.sinceLeader < a.cfg.ElectionTicks-a.cfg.HeartbeatTicks
+	return a.promised != 0 && a.sinceLeader < a.cfg.ElectionTicks/2
 }
 
 // HasReady reports whether there are effects to handle.
