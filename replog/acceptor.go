@@ -102,6 +102,12 @@ func (a *Acceptor) prepare(m Message) error {
 	return nil
 }
 
+// maxSlotsAhead bounds how far past its chosen watermark an acceptor
+// accepts: a leader keeps at most Window slots in flight, far fewer than
+// this, and a slot near 2^64 would make the next leader fill every slot
+// below it with no-ops.
+const maxSlotsAhead = 1 << 22
+
 func (a *Acceptor) accept(m Message) {
 	if m.Ballot < a.promised {
 		a.nack(m)
@@ -121,12 +127,18 @@ func (a *Acceptor) accept(m Message) {
 		a.send(Message{Type: MsgAccepted, To: m.From, Ballot: m.Ballot, Probe: m.Probe})
 		return
 	}
-	slots := make([]uint64, len(m.Entries))
-	learned := make([]Entry, len(m.Entries))
-	for i, e := range m.Entries {
+	slots := make([]uint64, 0, len(m.Entries))
+	learned := make([]Entry, 0, len(m.Entries))
+	for _, e := range m.Entries {
+		if e.Slot >= a.commit+maxSlotsAhead {
+			continue // no leader gets this far ahead: a forged or broken slot
+		}
 		e.Ballot = m.Ballot
-		slots[i] = e.Slot
-		learned[i] = e
+		slots = append(slots, e.Slot)
+		learned = append(learned, e)
+	}
+	if len(learned) == 0 {
+		return
 	}
 	a.rd.Accepted = append(a.rd.Accepted, learned...)
 	a.send(Message{Type: MsgAccepted, To: m.From, Ballot: m.Ballot, Probe: m.Probe, Slots: slots})

@@ -30,6 +30,9 @@ type testCluster struct {
 	mu     sync.Mutex
 	nodes  map[replog.ID]*testNode
 	secret string
+	// logw, when set, gets every node's log at debug level (instead of
+	// the warnings on stderr).
+	logw io.Writer
 }
 
 type testNode struct {
@@ -48,7 +51,14 @@ func newTestCluster(t *testing.T) *testCluster {
 // configuration every node shares (nil: the defaults).
 func newTestClusterWith(t *testing.T, tune func(*Config)) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, dir: t.TempDir(), nodes: map[replog.ID]*testNode{}}
+	return newTestClusterLog(t, tune, nil)
+}
+
+// newTestClusterLog is newTestClusterWith whose nodes log at debug level to
+// logw (nil: warnings to stderr).
+func newTestClusterLog(t *testing.T, tune func(*Config), logw io.Writer) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, dir: t.TempDir(), nodes: map[replog.ID]*testNode{}, logw: logw}
 	// API ports come from below the ephemeral range (32768-60999 on Linux,
 	// 49152-65535 on macOS): a port from there could become the source port
 	// of an outgoing connection of a node started first, and its own node
@@ -81,6 +91,7 @@ func newTestClusterWith(t *testing.T, tune func(*Config)) *testCluster {
 		Clients: pick(RoleClient), Tick: 20 * time.Millisecond, RequestTimeout: 3 * time.Second}
 	if tune != nil {
 		tune(&c.cfg)
+		c.secret = c.cfg.Secret
 	}
 	for _, p := range c.cfg.Peers() {
 		c.start(p.ID)
@@ -103,7 +114,11 @@ func (c *testCluster) start(id replog.ID) {
 	if os.Getenv("PAXOS_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", p.Name)
+	var out io.Writer = os.Stderr
+	if c.logw != nil {
+		out, level = c.logw, slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})).With("node", p.Name, "role", string(p.Role))
 	var s *Server
 	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -218,13 +233,19 @@ func (c *testCluster) eventually(d time.Duration, f func() error) {
 
 var testHTTP = &http.Client{Timeout: 10 * time.Second}
 
-func httpDo(method, url, body string) (int, string) {
+func httpDo(method, url, body string) (int, string) { return httpAuth(method, url, "", body) }
+
+// httpAuth is httpDo with an Authorization header (none when auth is "").
+func httpAuth(method, url, auth, body string) (int, string) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		return 0, err.Error()
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	resp, err := testHTTP.Do(req)
 	if err != nil {

@@ -109,8 +109,12 @@ func decodeBatch(b []byte) ([]replog.Message, error) {
 		return nil, fmt.Errorf("%w: unknown version", errCodec)
 	}
 	d := &decoder{b: b[1:]}
-	msgs := make([]replog.Message, d.count(8))
-	for i := range msgs {
+	// Each message takes at least 11 bytes; grow as they decode rather than
+	// trust the count.
+	n := d.count(11)
+	msgs := make([]replog.Message, 0, min(n, 1024))
+	for i := 0; i < n && d.err == nil; i++ {
+		msgs = append(msgs, replog.Message{})
 		if len(d.b) == 0 {
 			return nil, errCodec
 		}

@@ -83,7 +83,8 @@ func (p *proposerRole) observe() {
 			p.leaderChanges.Add(1)
 			p.s.metrics.leaderChanges.Inc()
 		}
-		p.s.log.Info("proposer state", "state", st.Role.String(), "leader", st.Leader, "ballot", st.Ballot)
+		p.s.log.Info("proposer state", "state", st.Role.String(), "leader", st.Leader, "ballot", st.Ballot,
+			"max_ballot", st.MaxSeen, "chosen_slot", int64(st.Commit)-1)
 		if p.s.gossip != nil {
 			p.s.gossip.UpdateMeta()
 		}
@@ -129,7 +130,7 @@ func (p *proposerRole) peerGone(id replog.ID) {
 	time.AfterFunc(time.Duration(rank)*4*p.s.cfg.Tick, func() {
 		_ = p.s.drv.do(func() {
 			if now := p.core.Status(); now.Role == replog.Follower && now.Leader == id {
-				p.s.log.Info("leader gone from gossip: campaigning", "leader", id)
+				p.s.log.Info("leader gone from gossip: campaigning", "leader", id, "ballot", now.Ballot, "max_ballot", now.MaxSeen)
 				p.core.Campaign()
 			}
 		})
@@ -264,9 +265,14 @@ func (p *proposerRole) proposeLocal(ctx context.Context, cmd replog.Command) (re
 	p.mu.Lock()
 	p.waiters[cmd.RequestID] = append(p.waiters[cmd.RequestID], ch)
 	p.mu.Unlock()
+	// The closure runs on the driver loop, maybe after call gave up: it
+	// reports through a channel, never through a shared variable.
+	perrc := make(chan error, 1)
 	var perr error
-	if err := p.s.drv.call(ctx, func() { perr = p.core.Propose(cmd) }); err != nil {
+	if err := p.s.drv.call(ctx, func() { perrc <- p.core.Propose(cmd) }); err != nil {
 		perr = err
+	} else {
+		perr = <-perrc
 	}
 	if perr != nil {
 		p.dropWaiter(cmd.RequestID, ch)

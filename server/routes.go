@@ -14,8 +14,14 @@ import (
 	"github.com/paxos-go/paxos/replog"
 )
 
-// maxMessagesBody bounds one batch of internal messages.
-const maxMessagesBody = 64 << 20
+// maxMessagesBody bounds one batch of internal messages in the binary
+// encoding (the transport posts at most 16 MiB plus one message); JSON
+// batches, for curl, get maxJSONMessagesBody: decoded JSON takes far more
+// memory than its text.
+const (
+	maxMessagesBody     = 32 << 20
+	maxJSONMessagesBody = 1 << 20
+)
 
 // roleRoutes lists, per role, the endpoints only that role serves, so a
 // request to the wrong role gets a 404 that says where to go.
@@ -195,7 +201,7 @@ func (s *Server) validMessage(m replog.Message) error {
 func decodeMessages(w http.ResponseWriter, r *http.Request) ([]replog.Message, error) {
 	if r.Header.Get("Content-Type") != binaryContentType {
 		var msgs []replog.Message
-		err := decodeJSON(w, r, maxMessagesBody, &msgs)
+		err := decodeJSON(w, r, maxJSONMessagesBody, &msgs)
 		return msgs, err
 	}
 	if r.ContentLength > maxMessagesBody {
@@ -221,7 +227,7 @@ func (s *Server) monitorHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.metrics.handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	// No /debug/pprof/cmdline: the command line may hold --secret.
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

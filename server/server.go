@@ -352,13 +352,13 @@ func (s *Server) tap() (replog.ID, chan replog.Message, func()) {
 // open).
 func authorized(r *http.Request, secrets ...string) bool {
 	open := true
-	got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	got, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	for _, want := range secrets {
 		if want == "" {
 			continue
 		}
 		open = false
-		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
+		if bearer && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
 			return true
 		}
 	}

@@ -75,7 +75,7 @@ th{background:#f0f0f0} .alive{color:#087f23} .dead,.left{color:#b00020} .suspect
 <table id="nodes"><thead><tr><th>ID</th><th>Name</th><th>Role</th><th>Address</th><th>State</th><th>Leader</th><th>Ballot</th><th>Chosen</th></tr></thead><tbody></tbody></table>
 <h2>Last chosen slots</h2>
 <table id="recent"><thead><tr><th>Slot</th><th>Value</th><th>Request ID</th></tr></thead><tbody></tbody></table>
-<p class="muted">Refreshes every second. <a href="/metrics">/metrics</a> · <a href="/debug/pprof/">/debug/pprof/</a> · <a href="/status.json">/status.json</a></p>
+<p class="muted">Leader, ballot and chosen slot of the other nodes are what they last gossiped.<br>Refreshes every second. <a href="/metrics">/metrics</a> · <a href="/debug/pprof/">/debug/pprof/</a> · <a href="/status.json">/status.json</a></p>
 <script>
 function esc(v){return String(v==null?"—":v).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]))}
 function rows(id,list,cells){document.querySelector("#"+id+" tbody").innerHTML=(list||[]).map(x=>"<tr>"+cells(x).join("")+"</tr>").join("")}
@@ -93,7 +93,7 @@ async function refresh(){
     rows("nodes",s.nodes,x=>["<td>"+esc(x.id)+"</td>","<td>"+esc(x.name)+"</td>","<td>"+esc(x.role)+"</td>",
       "<td><code>"+esc(x.address)+":"+esc(x.port)+"</code></td>","<td class='"+esc(x.state)+"'>"+esc(x.state)+"</td>",
       "<td>"+esc(x.metadata&&x.metadata.leader)+"</td>","<td>"+esc(x.metadata&&x.metadata.ballot)+"</td>",
-      "<td>"+esc(x.metadata&&x.metadata.chosen)+"</td>"]);
+      "<td>"+esc(x.id==n.id&&n.chosen_slot!=null?n.chosen_slot:x.role=="acceptor"||x.role=="client"?null:x.metadata&&x.metadata.chosen)+"</td>"]);
     rows("recent",(s.recent||[]).slice().reverse(),x=>["<td>"+esc(x.slot)+"</td>","<td>"+(x.noop?"<i class=muted>no-op</i>":esc(x.value))+"</td>","<td><code>"+esc(x.request_id)+"</code></td>"]);
   }catch(e){document.getElementById("summary").textContent="cannot reach the node: "+e}
 }
