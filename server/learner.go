@@ -322,7 +322,8 @@ func (l *learnerRole) view() map[string]any {
 	l.recentMu.Lock()
 	recent := make([]map[string]any, 0, len(l.recent))
 	for _, e := range l.recent {
-		recent = append(recent, map[string]any{"slot": e.Slot, "value": e.Command.Value,
+		// proposal_number is null: the log keeps values, not the ballot they were chosen at.
+		recent = append(recent, map[string]any{"slot": e.Slot, "proposal_number": nil, "value": e.Command.Value,
 			"request_id": e.Command.RequestID, "noop": e.Command.IsNoop(), "duplicate": e.Dup})
 	}
 	l.recentMu.Unlock()
