@@ -445,15 +445,6 @@ type recentEntry struct {
 	Duplicate bool   `json:"duplicate"`
 }
 
-// stateName returns the proposer's state, "" for other roles.
-func (v *nodeView) stateName() string {
-	var s string
-	if json.Unmarshal(v.State, &s) != nil {
-		return ""
-	}
-	return s
-}
-
 // metric returns the numeric metric name, and whether it is there.
 func (v *nodeView) metric(name string) (uint64, bool) {
 	f, ok := v.Metrics[name].(float64)

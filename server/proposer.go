@@ -325,11 +325,7 @@ func (p *proposerRole) forward(ctx context.Context, leader replog.ID, cmd replog
 }
 
 func (p *proposerRole) handleStatus(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	body := p.view()
-	for k, v := range p.s.identity() {
-		body[k] = v
-	}
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, http.StatusOK, p.s.view())
 }
 
 func (p *proposerRole) view() map[string]any {

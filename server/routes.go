@@ -129,6 +129,14 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request, _ httprout
 }
 
 func (s *Server) handleViewLogs(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	body := s.view()
+	body["logs"] = s.ring.Lines()
+	writeJSON(w, http.StatusOK, body)
+}
+
+// view is this node's role state plus its identity: the body of /view-logs
+// (without the log lines), /status and the status page.
+func (s *Server) view() map[string]any {
 	var body map[string]any
 	switch {
 	case s.proposer != nil:
@@ -143,8 +151,7 @@ func (s *Server) handleViewLogs(w http.ResponseWriter, r *http.Request, _ httpro
 	for k, v := range s.identity() {
 		body[k] = v
 	}
-	body["logs"] = s.ring.Lines()
-	writeJSON(w, http.StatusOK, body)
+	return body
 }
 
 // handleMessages takes a batch of protocol messages from another node.

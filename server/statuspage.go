@@ -9,20 +9,7 @@ import (
 // statusJSON is what the status page shows: this node, the cluster as
 // gossip sees it, and the last chosen slots.
 func (s *Server) statusJSON(w http.ResponseWriter, r *http.Request) {
-	var view map[string]any
-	switch {
-	case s.proposer != nil:
-		view = s.proposer.view()
-	case s.acceptor != nil:
-		view = s.acceptor.view()
-	case s.learner != nil:
-		view = s.learner.view()
-	default:
-		view = s.client.view()
-	}
-	for k, v := range s.identity() {
-		view[k] = v
-	}
+	view := s.view()
 	body := map[string]any{"node": view, "health": "healthy", "leader_id": nil, "nodes": []GossipNode{}}
 	if err := s.healthErr(); err != nil {
 		body["health"] = "unhealthy: " + err.Error()
