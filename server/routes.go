@@ -54,6 +54,7 @@ func (s *Server) routes() *httprouter.Router {
 	r.GET("/gossip/nodes", s.gossipNodes)
 	r.POST("/gossip", s.internal(s.gossipPush))
 	r.POST(messagesPath, s.internal(s.handleMessages))
+	r.POST(streamPath, s.internal(s.handleStream))
 
 	switch {
 	case s.proposer != nil:
@@ -161,18 +162,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, _ httpro
 		writeError(w, err, nil)
 		return
 	}
-	for _, m := range msgs {
-		if err := s.validMessage(m); err != nil {
-			writeError(w, err, nil)
-			return
-		}
-	}
-	if s.drv != nil {
-		err = s.drv.step(msgs)
-	} else {
-		err = s.client.onMessages(msgs)
-	}
-	if err != nil {
+	if err := s.deliver(msgs); err != nil {
 		writeError(w, err, nil)
 		return
 	}

@@ -83,6 +83,7 @@ func TestSecretCluster(t *testing.T) {
 		{5, "POST", "/prepare", "Bearer " + secret + "x", `{"proposer_id":1,"proposal_number":99901}`},
 		{7, "POST", "/learn", "", `{"notifications":[{"acceptor_id":4,"proposal_number":1,"slot":0,"value":"forged"}]}`},
 		{7, "POST", messagesPath, "Basic " + secret, `[]`},
+		{7, "POST", streamPath, "", ""},
 		{leader, "GET", "/read-index", "", ""},
 		{9, "POST", "/notify", bearer, `{}`},
 		{6, "POST", "/gossip", "", `{"sender_id":6,"nodes":{}}`},
@@ -95,6 +96,15 @@ func TestSecretCluster(t *testing.T) {
 		if code != http.StatusUnauthorized || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
 			t.Errorf("%s %s on node %d with %q: %d %s, want 401 with a JSON error", r.method, r.path, r.node, r.auth, code, body)
 		}
+	}
+	// A message stream needs the secret too.
+	if _, err := dialStream(strings.TrimPrefix(c.addr(4), "http://"), "wrong"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("stream upgrade with a wrong secret: %v, want a 401 refusal", err)
+	}
+	if sc, err := dialStream(strings.TrimPrefix(c.addr(4), "http://"), secret); err != nil {
+		t.Errorf("stream upgrade with the secret: %v", err)
+	} else {
+		sc.close()
 	}
 	// Bad requests, some carrying the secret in the places a careless log
 	// line would copy: the value, the request ID, the path, the query.

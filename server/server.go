@@ -54,6 +54,8 @@ type Server struct {
 
 	addrMu sync.RWMutex
 	addrs  map[replog.ID]string // API address book: static, refreshed by gossip
+
+	streams connSet // message streams from peers (stream.go)
 }
 
 // tapBase is the first pseudo node ID used for taps.
@@ -204,6 +206,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 2*time.Second)
 	defer stop()
 	_ = api.Shutdown(shutdownCtx)
+	s.streams.closeAll()
 	if mon != nil {
 		_ = mon.Shutdown(shutdownCtx)
 	}

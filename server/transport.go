@@ -1,13 +1,8 @@
 package server
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -31,12 +26,11 @@ const messagesPath = "/paxos/messages"
 // maxPeerQueue bounds the messages queued for one peer.
 const maxPeerQueue = 65536
 
-// httpTransport posts batches of messages to each peer's messagesPath over
-// keep-alive connections, one sender goroutine per peer: whatever queued up
-// while a post was in flight goes in the next post (batching).
+// httpTransport writes batches of messages to each peer over a message
+// stream (stream.go), one sender goroutine per peer: whatever queued up while
+// a frame was being written goes in the next frame (batching).
 type httpTransport struct {
 	book   func(replog.ID) (string, bool) // ID → API host:port
-	client *http.Client
 	secret string
 	log    *slog.Logger
 
@@ -53,14 +47,8 @@ type peerQueue struct {
 }
 
 func newHTTPTransport(book func(replog.ID) (string, bool), secret string, log *slog.Logger) *httpTransport {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 8,
-		IdleConnTimeout:     90 * time.Second,
-	}
 	return &httpTransport{book: book, secret: secret, log: log,
-		client: &http.Client{Transport: tr, Timeout: 2 * time.Second},
-		peers:  map[replog.ID]*peerQueue{}, done: make(chan struct{})}
+		peers: map[replog.ID]*peerQueue{}, done: make(chan struct{})}
 }
 
 func (t *httpTransport) Send(msgs []replog.Message) {
@@ -97,15 +85,19 @@ func (t *httpTransport) queue(to replog.ID) *peerQueue {
 	}
 	q := &peerQueue{ready: make(chan struct{}, 1)}
 	t.peers[to] = q
-	for range 2 { // two posts in flight per peer: one can fill while the other travels
-		t.wg.Add(1)
-		go t.sender(to, q)
-	}
+	t.wg.Add(1)
+	go t.sender(to, q)
 	return q
 }
 
 func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 	defer t.wg.Done()
+	var sc *streamConn
+	defer func() {
+		if sc != nil {
+			sc.close()
+		}
+	}()
 	backoff := 10 * time.Millisecond
 	for {
 		select {
@@ -120,10 +112,16 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 		if len(batch) == 0 {
 			continue
 		}
-		if err := t.postAll(to, batch); err != nil {
+		var err error
+		sc, err = t.sendAll(to, sc, batch)
+		if err != nil {
 			// Drop the batch: the protocol retransmits. Back off so a dead
 			// peer does not cost a dial per message.
 			t.log.Debug("send failed", "to", to, "messages", len(batch), "err", err)
+			if sc != nil {
+				sc.close()
+				sc = nil
+			}
 			select {
 			case <-t.done:
 				return
@@ -138,56 +136,48 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 	}
 }
 
-// maxPostBytes bounds one post; a bigger batch goes in several.
-const maxPostBytes = 16 << 20
+// maxFrameBytes bounds one frame; a bigger batch goes in several.
+const maxFrameBytes = 16 << 20
 
-// postAll posts batch in as many posts as its size needs.
-func (t *httpTransport) postAll(to replog.ID, batch []replog.Message) error {
+// sendAll writes batch to the peer's stream, (re)connecting when there is
+// none or the peer's address changed, in as many frames as its size needs.
+// It returns the stream to use next time.
+func (t *httpTransport) sendAll(to replog.ID, sc *streamConn, batch []replog.Message) (*streamConn, error) {
+	addr, ok := t.book(to)
+	if !ok {
+		return sc, fmt.Errorf("no address for node %d", to)
+	}
+	if sc != nil && sc.addr != addr {
+		sc.close()
+		sc = nil
+	}
+	if sc == nil {
+		var err error
+		if sc, err = dialStream(addr, t.secret); err != nil {
+			return nil, err
+		}
+	}
 	for len(batch) > 0 {
 		n, size := 0, 0
 		for n < len(batch) {
 			for _, e := range batch[n].Entries {
 				size += len(e.Command.Value) + len(e.Command.RequestID) + 16
 			}
-			if n > 0 && size > maxPostBytes {
+			if n > 0 && size > maxFrameBytes {
 				break
 			}
 			n++
 		}
-		if err := t.post(to, batch[:n]); err != nil {
-			return err
+		sc.buf = encodeBatch(append(sc.buf[:0], 0, 0, 0, 0), batch[:n])
+		if err := sc.write(sc.buf); err != nil {
+			return sc, err
+		}
+		if cap(sc.buf) > 1<<20 {
+			sc.buf = nil // do not pin a big buffer after a burst
 		}
 		batch = batch[n:]
 	}
-	return nil
-}
-
-func (t *httpTransport) post(to replog.ID, batch []replog.Message) error {
-	addr, ok := t.book(to)
-	if !ok {
-		return fmt.Errorf("no address for node %d", to)
-	}
-	body := encodeBatch(make([]byte, 0, 256), batch)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+messagesPath, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", binaryContentType)
-	if t.secret != "" {
-		req.Header.Set("Authorization", "Bearer "+t.secret)
-	}
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: %s", addr, resp.Status)
-	}
-	return nil
+	return sc, nil
 }
 
 func (t *httpTransport) Close() {
@@ -199,5 +189,4 @@ func (t *httpTransport) Close() {
 	}
 	t.mu.Unlock()
 	t.wg.Wait()
-	t.client.CloseIdleConnections()
 }

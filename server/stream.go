@@ -1,0 +1,210 @@
+package server
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/paxos-go/paxos/replog"
+)
+
+// Message streams. A node sends protocol messages to a peer over one
+// long-lived connection instead of one HTTP request per batch: the sender
+// asks for an upgrade on the API port (so the cluster secret is checked as
+// for any internal endpoint), and once the peer answers 101 both sides drop
+// HTTP and the sender writes frames:
+//
+//	frame = length:uint32 (big-endian) batch (the binary encoding of codec.go)
+//
+// The stream is one-way; the receiver never writes after the 101. A frame
+// that does not decode or validate closes the stream (the sender reconnects;
+// the protocol retransmits what was lost). POST /paxos/messages still takes
+// one batch per request, in JSON or binary, for tests and curl.
+const (
+	streamPath     = "/paxos/stream"
+	streamProtocol = "paxos-stream/1"
+	// streamHandshake bounds dialing and the upgrade; streamWrite one frame.
+	streamHandshake = time.Second
+	streamWrite     = 2 * time.Second
+)
+
+// handleStream upgrades the request to a message stream and delivers every
+// frame that arrives on it until the sender closes it or the node stops.
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), streamProtocol) {
+		writeError(w, fmt.Errorf("%w: %s upgrades to a message stream: send Connection: Upgrade and Upgrade: %s (one batch per request: POST %s)",
+			ErrBadRequest, streamPath, streamProtocol, messagesPath), nil)
+		return
+	}
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		writeError(w, fmt.Errorf("%w: upgrade: %v", ErrUnavailable, err), nil)
+		return
+	}
+	if !s.streams.add(conn) {
+		conn.Close() // shutting down
+		return
+	}
+	defer s.streams.remove(conn)
+	_ = conn.SetDeadline(time.Time{}) // the server's read and write timeouts were for HTTP
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + streamProtocol + "\r\n\r\n")
+	if err := rw.Flush(); err != nil {
+		return
+	}
+	if err := s.readStream(rw.Reader); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		s.log.Warn("message stream closed", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+// readStream delivers frames from br until an error.
+func (s *Server) readStream(br *bufio.Reader) error {
+	var head [4]byte
+	var buf []byte
+	for {
+		if _, err := io.ReadFull(br, head[:]); err != nil {
+			return err
+		}
+		n := binary.BigEndian.Uint32(head[:])
+		if n > maxMessagesBody {
+			return fmt.Errorf("frame of %d bytes, the limit is %d", n, maxMessagesBody)
+		}
+		if cap(buf) < int(n) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return err
+		}
+		msgs, err := decodeBatch(buf) // copies what it keeps: buf is reused
+		if err != nil {
+			return err
+		}
+		if err := s.deliver(msgs); err != nil && !errors.Is(err, ErrUnavailable) {
+			return err // a bad message: drop the stream
+		}
+		// ErrUnavailable (queue full, or stopping): the batch is dropped,
+		// as a lossy network would; the protocol retransmits.
+	}
+}
+
+// deliver validates msgs and hands them to the role.
+func (s *Server) deliver(msgs []replog.Message) error {
+	for _, m := range msgs {
+		if err := s.validMessage(m); err != nil {
+			return err
+		}
+	}
+	if s.drv != nil {
+		return s.drv.step(msgs)
+	}
+	return s.client.onMessages(msgs)
+}
+
+// connSet tracks hijacked connections, which http.Server.Shutdown does not
+// close.
+type connSet struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func (c *connSet) add(conn net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if c.conns == nil {
+		c.conns = map[net.Conn]struct{}{}
+	}
+	c.conns[conn] = struct{}{}
+	return true
+}
+
+func (c *connSet) remove(conn net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.conns, conn)
+	conn.Close()
+}
+
+// closeAll closes every connection and refuses new ones.
+func (c *connSet) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for conn := range c.conns {
+		conn.Close()
+	}
+}
+
+// streamConn is the sending end of a stream to one peer.
+type streamConn struct {
+	addr string
+	conn net.Conn
+	dead chan struct{} // closed when the peer closed the stream
+	buf  []byte
+}
+
+// dialStream connects to addr and upgrades to a message stream.
+func dialStream(addr, secret string) (*streamConn, error) {
+	conn, err := net.DialTimeout("tcp", addr, streamHandshake)
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(streamHandshake))
+	req := "POST " + streamPath + " HTTP/1.1\r\nHost: " + addr + "\r\nConnection: Upgrade\r\nUpgrade: " + streamProtocol +
+		"\r\nContent-Length: 0\r\n"
+	if secret != "" {
+		req += "Authorization: Bearer " + secret + "\r\n"
+	}
+	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	br := bufio.NewReaderSize(conn, 512)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		conn.Close()
+		return nil, fmt.Errorf("%s: upgrade refused: %s %s", addr, resp.Status, strings.TrimSpace(string(body)))
+	}
+	_ = conn.SetDeadline(time.Time{})
+	sc := &streamConn{addr: addr, conn: conn, dead: make(chan struct{})}
+	go func() {
+		// The peer never writes: a read returns only when the stream ends.
+		_, _ = br.ReadByte()
+		conn.Close()
+		close(sc.dead)
+	}()
+	return sc, nil
+}
+
+// write sends batch (already encoded after 4 reserved bytes) as one frame.
+func (sc *streamConn) write(frame []byte) error {
+	select {
+	case <-sc.dead:
+		return fmt.Errorf("%s: stream closed by the peer", sc.addr)
+	default:
+	}
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+	_ = sc.conn.SetWriteDeadline(time.Now().Add(streamWrite))
+	_, err := sc.conn.Write(frame)
+	return err
+}
+
+func (sc *streamConn) close() { sc.conn.Close() }
