@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -19,7 +18,7 @@ import (
 type learnerRole struct {
 	s     *Server
 	core  *replog.Learner
-	store *storage.Learner
+	store *storage.BufferedLearner
 
 	commit  atomic.Uint64 // first slot not in the stored log
 	values  atomic.Uint64 // client values in the log (no no-ops, no duplicates)
@@ -37,16 +36,19 @@ type learnerRole struct {
 const maxGetValues = 100000
 
 func newLearnerRole(s *Server, cfg replog.Config) (*learnerRole, error) {
-	// The learner's log is appended without an fsync each time and fsynced
-	// once per tick (group commit across ticks): acceptors hold every chosen
+	// The learner's log is buffered in memory and written in one fsynced
+	// commit per tick (storage.BufferedLearner): acceptors hold every chosen
 	// value durably until each learner reports it durable (LazySync), so a
 	// learner loses nothing that it cannot catch up, and the disk is left
 	// to the acceptors, whose fsync is on the write path.
-	opts := s.storageOptions()
-	opts.NoSync = true
 	cfg.LazySync = true
-	st, err := storage.OpenLearner(s.dbPath(), opts)
+	file, err := storage.OpenLearner(s.dbPath(), s.storageOptions())
 	if err != nil {
+		return nil, err
+	}
+	st, err := storage.NewBufferedLearner(file)
+	if err != nil {
+		file.Close()
 		return nil, err
 	}
 	core, err := replog.NewLearner(cfg, st)
@@ -71,16 +73,12 @@ func newLearnerRole(s *Server, cfg replog.Config) (*learnerRole, error) {
 	s.drv.apply = l.apply
 	synced := core.Commit()
 	s.drv.onTick = func() {
-		if c := core.Commit(); c > synced && !s.cfg.NoSync {
-			start := time.Now()
-			if err := st.Sync(); err != nil {
+		if c := core.Commit(); c > synced {
+			if err := st.Sync(); err != nil { // the fsync metric: storage's OnCommit
 				s.drv.fail(err)
 				return
 			}
-			s.metrics.observeFsync(time.Since(start), int(c-synced))
 			synced = c
-			core.Synced(c)
-		} else if s.cfg.NoSync {
 			core.Synced(c)
 		}
 	}

@@ -26,6 +26,20 @@ var impls = []impl{
 		learner:  func(t *testing.T) learnerStore { return mustOpen(t, OpenLearner, tempPath(t, "l.db"), nil) },
 	},
 	{
+		name:     "bbolt-buffered",
+		proposer: func(t *testing.T) proposerStore { return mustOpen(t, OpenProposer, tempPath(t, "p.db"), nil) },
+		acceptor: func(t *testing.T) acceptorStore { return mustOpen(t, OpenAcceptor, tempPath(t, "a.db"), nil) },
+		learner:  func(t *testing.T) learnerStore { return buffered(t, false) },
+	},
+	{
+		// Half the appends go to the file at once: reads merge the file
+		// and the buffer.
+		name:     "bbolt-buffered-half-synced",
+		proposer: func(t *testing.T) proposerStore { return mustOpen(t, OpenProposer, tempPath(t, "p.db"), nil) },
+		acceptor: func(t *testing.T) acceptorStore { return mustOpen(t, OpenAcceptor, tempPath(t, "a.db"), nil) },
+		learner:  func(t *testing.T) learnerStore { return buffered(t, true) },
+	},
+	{
 		name:     "mem",
 		proposer: func(*testing.T) proposerStore { return NewMemProposer() },
 		acceptor: func(*testing.T) acceptorStore { return NewMemAcceptor() },
@@ -408,5 +422,56 @@ func TestReopen(t *testing.T) {
 	}
 	if err := l.Append(run(5, 6)); err != nil {
 		t.Errorf("Append at the reopened commit: %v", err)
+	}
+}
+
+// TestBufferedLearnerReopen: what a BufferedLearner synced survives a reopen,
+// what it only buffered does not (the replog learner reports only synced
+// entries as durable, so acceptors keep the rest), and the reopened log
+// takes appends at its synced commit.
+func TestBufferedLearnerReopen(t *testing.T) {
+	path := tempPath(t, "l.db")
+	open := func() *BufferedLearner {
+		b, err := NewBufferedLearner(mustOpen(t, OpenLearner, path, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := open()
+	log := append(run(0, 3), chosen(3, "r1", 1), chosen(4, "", -1))
+	if err := b.Append(log[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(log[4:]); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := b.Commit(); c != 5 {
+		t.Fatalf("Commit = %d, want 5 (buffered entries count)", c)
+	}
+	// A crash: the file is closed without the buffer being written.
+	if err := b.l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = open()
+	if got, err := b.Chosen(0, 0); err != nil || !slices.Equal(got, log[:4]) {
+		t.Errorf("after a crash: Chosen = %v, %v; want the synced %v", got, err, log[:4])
+	}
+	if slot, ok, err := b.FirstSlot("r1"); err != nil || !ok || slot != 1 {
+		t.Errorf("FirstSlot(r1) = %d, %v, %v; want 1", slot, ok, err)
+	}
+	if err := b.Append(log[4:]); err != nil {
+		t.Fatalf("Append at the synced commit: %v", err)
+	}
+	// Close writes the buffer.
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = open()
+	if got, err := b.Chosen(0, 0); err != nil || !slices.Equal(got, log) {
+		t.Errorf("after Close and reopen: Chosen = %v, %v; want %v", got, err, log)
 	}
 }

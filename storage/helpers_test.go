@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -122,4 +123,38 @@ func chosenSlots(cs []replog.ChosenEntry) []uint64 {
 		out = append(out, c.Slot)
 	}
 	return out
+}
+
+// buffered opens a BufferedLearner on a fresh file; with half, every other
+// Append is synced at once.
+func buffered(t testing.TB, half bool) learnerStore {
+	t.Helper()
+	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if half {
+		return &halfSynced{BufferedLearner: b}
+	}
+	return b
+}
+
+type halfSynced struct {
+	*BufferedLearner
+	mu sync.Mutex
+	n  int
+}
+
+func (h *halfSynced) Append(entries []replog.ChosenEntry) error {
+	if err := h.BufferedLearner.Append(entries); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.n++
+	doSync := h.n%2 == 0
+	h.mu.Unlock()
+	if doSync {
+		return h.Sync()
+	}
+	return nil
 }

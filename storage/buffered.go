@@ -1,0 +1,182 @@
+package storage
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/paxos-go/paxos/replog"
+)
+
+var _ replog.LearnerStorage = (*BufferedLearner)(nil)
+
+// maxPending bounds what a BufferedLearner holds in memory: an Append that
+// brings it over writes everything at once.
+const maxPending = 16384
+
+// BufferedLearner is a Learner whose Appends stay in memory until Sync
+// writes them all in one commit (fsynced, unless the file was opened with
+// NoSync), so a learner pays one bbolt commit per Sync instead of one per
+// batch. Reads see the buffered entries too.
+//
+// A crash loses what was appended since the last Sync. That is safe for a
+// replog learner run with LazySync: it reports to the acceptors only what
+// Sync made durable (Learner.Synced), the acceptors keep every value above
+// that, and the restarted learner catches the rest up. Unlike appending with
+// NoSync and fsyncing later, a power loss cannot leave a half-written bbolt
+// commit behind: every commit is a normal synced one.
+type BufferedLearner struct {
+	l *Learner
+
+	syncMu sync.Mutex // one Sync at a time
+
+	mu      sync.Mutex
+	commit  uint64               // first slot in neither the file nor pending
+	pending []replog.ChosenEntry // slots [commit-len(pending), commit)
+	first   map[string]uint64    // request ID → slot of first copies in pending
+	gen     uint64               // bumped when Sync moves pending to the file
+}
+
+// NewBufferedLearner buffers the Appends to l. l must not be used directly
+// afterwards.
+func NewBufferedLearner(l *Learner) (*BufferedLearner, error) {
+	c, err := l.Commit()
+	if err != nil {
+		return nil, err
+	}
+	return &BufferedLearner{l: l, commit: c, first: map[string]uint64{}}, nil
+}
+
+// Commit returns the first slot not in the log (stored or buffered).
+func (b *BufferedLearner) Commit() (uint64, error) {
+	if _, err := b.l.s.cached(); err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.commit, nil
+}
+
+// Append buffers entries; they must start at Commit and be contiguous
+// (ErrNotContiguous otherwise, and nothing is buffered).
+func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
+	if _, err := b.l.s.cached(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	st := learnerState{commit: b.commit}
+	if err := st.check(entries); err != nil {
+		b.mu.Unlock()
+		return err
+	}
+	for _, e := range entries {
+		if !e.Dup && e.Command.RequestID != "" {
+			if _, ok := b.first[e.Command.RequestID]; !ok {
+				b.first[e.Command.RequestID] = e.Slot
+			}
+		}
+	}
+	b.pending = append(b.pending, entries...)
+	b.commit = st.commit + uint64(len(entries))
+	full := len(b.pending) >= maxPending
+	b.mu.Unlock()
+	if full {
+		return b.Sync()
+	}
+	return nil
+}
+
+// Sync writes every buffered entry to the file in one commit and returns
+// once it is durable.
+func (b *BufferedLearner) Sync() error {
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
+	b.mu.Lock()
+	batch := b.pending
+	b.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := b.l.Append(batch); err != nil {
+		return fmt.Errorf("%w (%d buffered entries not written)", err, len(batch))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range batch {
+		if b.first[e.Command.RequestID] == e.Slot {
+			delete(b.first, e.Command.RequestID)
+		}
+	}
+	b.pending = b.pending[len(batch):]
+	if len(b.pending) == 0 {
+		b.pending = nil
+	}
+	b.gen++
+	return nil
+}
+
+// Chosen returns at most limit (every one when limit <= 0) chosen entries
+// with Slot >= from, in slot order, stored or buffered.
+func (b *BufferedLearner) Chosen(from uint64, limit int) ([]replog.ChosenEntry, error) {
+	// Take the buffer first: what Sync removes from it afterwards is in the
+	// file by the time the file is read.
+	b.mu.Lock()
+	snap := b.pending
+	b.mu.Unlock()
+	out, err := b.l.Chosen(from, limit)
+	if err != nil {
+		return nil, err
+	}
+	next := from
+	if len(out) > 0 {
+		next = out[len(out)-1].Slot + 1
+	}
+	for _, e := range snap {
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+		if e.Slot >= next {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// FirstSlot returns the slot of the first copy of requestID in the log.
+func (b *BufferedLearner) FirstSlot(requestID string) (uint64, bool, error) {
+	for {
+		b.mu.Lock()
+		gen := b.gen
+		b.mu.Unlock()
+		slot, ok, err := b.l.FirstSlot(requestID)
+		if err != nil || ok {
+			return slot, ok, err
+		}
+		b.mu.Lock()
+		slot, ok = b.first[requestID]
+		moved := b.gen != gen
+		b.mu.Unlock()
+		if ok || !moved || requestID == "" {
+			return slot, ok, nil
+		}
+		// A Sync moved entries from the buffer to the file between the
+		// two lookups: look again.
+	}
+}
+
+// Stats returns the store's counters; Commit counts buffered entries.
+func (b *BufferedLearner) Stats() LearnerStats {
+	st := b.l.Stats()
+	b.mu.Lock()
+	st.Commit = b.commit
+	b.mu.Unlock()
+	return st
+}
+
+// Close writes what is buffered and closes the file.
+func (b *BufferedLearner) Close() error {
+	err := b.Sync()
+	if cerr := b.l.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
