@@ -20,7 +20,7 @@ import (
 type acceptorRole struct {
 	s     *Server
 	core  *replog.Acceptor
-	store *storage.Acceptor
+	store *storage.LoggedAcceptor
 
 	promised                   atomic.Uint64
 	prepares, accepts, rejects atomic.Uint64
@@ -31,7 +31,7 @@ func (s *Server) storageOptions() *storage.Options {
 }
 
 func newAcceptorRole(s *Server, cfg replog.Config) (*acceptorRole, error) {
-	st, err := storage.OpenAcceptor(s.dbPath(), s.storageOptions())
+	st, err := storage.OpenLoggedAcceptor(s.dbPath(), s.storageOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,7 @@ type acceptorState struct {
 	count     uint64
 	top       uint64 // highest slot accepted + 1; 0 when none
 	compacted uint64
+	walLSN    uint64 // the last write-ahead record applied to the file (wal.go)
 }
 
 // save applies Save to st; put stores an entry and reports whether its slot
@@ -90,6 +91,7 @@ func (st acceptorState) put(tx *bolt.Tx, old acceptorState) error {
 		{keyAcceptedCount, old.count, st.count},
 		{keyAcceptedTop, old.top, st.top},
 		{keyCompacted, old.compacted, st.compacted},
+		{keyWALApplied, old.walLSN, st.walLSN},
 	} {
 		if f.old != f.new {
 			if err := putUint64(meta, f.key, f.new); err != nil {
@@ -112,6 +114,7 @@ func (st *acceptorState) load(tx *bolt.Tx) error {
 		{keyAcceptedCount, &st.count},
 		{keyAcceptedTop, &st.top},
 		{keyCompacted, &st.compacted},
+		{keyWALApplied, &st.walLSN},
 	} {
 		if *f.v, err = getUint64(meta, f.key); err != nil {
 			return err
@@ -170,8 +173,15 @@ func (a *Acceptor) Save(promised replog.Ballot, entries []replog.Entry) error {
 	if st, err := a.s.cached(); err != nil || (len(entries) == 0 && promised <= st.promised) {
 		return err
 	}
+	return a.save(promised, entries, 0)
+}
+
+// save is Save; a walLSN above 0 is also recorded as the last write-ahead
+// record applied (a checkpoint of LoggedAcceptor).
+func (a *Acceptor) save(promised replog.Ballot, entries []replog.Entry, walLSN uint64) error {
 	return a.s.commit(len(entries), func(tx *bolt.Tx, st *acceptorState) error {
 		old := *st
+		st.walLSN = max(st.walLSN, walLSN)
 		acc := tx.Bucket(bucketAccepted)
 		err := st.save(promised, entries, func(e replog.Entry) (bool, error) {
 			k := slotKey(e.Slot)

@@ -26,6 +26,12 @@ var impls = []impl{
 		learner:  func(t *testing.T) learnerStore { return mustOpen(t, OpenLearner, tempPath(t, "l.db"), nil) },
 	},
 	{
+		name:     "bbolt-logged",
+		proposer: func(t *testing.T) proposerStore { return mustOpen(t, OpenProposer, tempPath(t, "p.db"), nil) },
+		acceptor: func(t *testing.T) acceptorStore { return mustOpen(t, OpenLoggedAcceptor, tempPath(t, "a.db"), nil) },
+		learner:  func(t *testing.T) learnerStore { return mustOpen(t, OpenLearner, tempPath(t, "l.db"), nil) },
+	},
+	{
 		name:     "bbolt-buffered",
 		proposer: func(t *testing.T) proposerStore { return mustOpen(t, OpenProposer, tempPath(t, "p.db"), nil) },
 		acceptor: func(t *testing.T) acceptorStore { return mustOpen(t, OpenAcceptor, tempPath(t, "a.db"), nil) },

@@ -59,7 +59,7 @@ func TestCrash(t *testing.T) {
 			continue // not an ack line
 		}
 		acked[kind] = append(acked[kind], n)
-		if !killed && len(acked["a"]) >= target && len(acked["l"]) >= 30 && len(acked["p"]) >= 30 {
+		if !killed && len(acked["a"]) >= target && len(acked["w"]) >= target && len(acked["l"]) >= 30 && len(acked["p"]) >= 30 {
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +71,7 @@ func TestCrash(t *testing.T) {
 		t.Fatalf("the child stopped before the kill (%v); acks: %d a, %d l, %d p", err,
 			len(acked["a"]), len(acked["l"]), len(acked["p"]))
 	}
-	t.Logf("killed after %d accepted, %d chosen, %d round acks", len(acked["a"]), len(acked["l"]), len(acked["p"]))
+	t.Logf("killed after %d accepted (%d write-ahead), %d chosen, %d round acks", len(acked["a"]), len(acked["w"]), len(acked["l"]), len(acked["p"]))
 
 	a := mustOpen(t, OpenAcceptor, filepath.Join(dir, "a.db"), nil)
 	all, err := a.Accepted(0, 0)
@@ -85,6 +85,15 @@ func TestCrash(t *testing.T) {
 	}
 	if st := a.Stats(); st.AcceptedCount != uint64(len(all)) || st.Promised < replog.Ballot(slices.Max(acked["a"])+1) {
 		t.Errorf("Stats = %+v; %d entries stored, highest acknowledged promise %d", st, len(all), slices.Max(acked["a"])+1)
+	}
+	w := mustOpen(t, OpenLoggedAcceptor, filepath.Join(dir, "w.db"), nil)
+	for _, slot := range acked["w"] {
+		if got, err := w.Accepted(slot, 1); err != nil || len(got) != 1 || got[0] != entry(slot, 3) {
+			t.Errorf("write-ahead acceptor: acknowledged slot %d: Accepted = %+v, %v", slot, got, err)
+		}
+	}
+	if st, err := w.Promised(); err != nil || st < replog.Ballot(slices.Max(acked["w"])+1) {
+		t.Errorf("write-ahead acceptor: Promised = %d, %v; highest acknowledged %d", st, err, slices.Max(acked["w"])+1)
 	}
 	l := mustOpen(t, OpenLearner, filepath.Join(dir, "l.db"), nil)
 	c, err := l.Commit()
@@ -115,6 +124,9 @@ func crashChild(dir string) {
 	must(err)
 	p, err := OpenProposer(filepath.Join(dir, "p.db"), nil)
 	must(err)
+	checkpointEntries = 64 // checkpoints and rewinds while the kill comes
+	w, err := OpenLoggedAcceptor(filepath.Join(dir, "w.db"), nil)
+	must(err)
 	var outMu sync.Mutex
 	ack := func(kind string, n uint64) {
 		outMu.Lock()
@@ -122,17 +134,25 @@ func crashChild(dir string) {
 		fmt.Printf("%s %d\n", kind, n)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	var next atomic.Uint64
 	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				slot := next.Add(1) - 1
-				must(a.Save(replog.Ballot(slot+1), []replog.Entry{entry(slot, 3)}))
-				ack("a", slot)
-			}
-		})
+	// writers saves slots 0, 1, ... from n goroutines into store, acking
+	// each as kind.
+	writers := func(n int, kind string, store interface {
+		Save(replog.Ballot, []replog.Entry) error
+	}) {
+		var next atomic.Uint64
+		for range n {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					slot := next.Add(1) - 1
+					must(store.Save(replog.Ballot(slot+1), []replog.Entry{entry(slot, 3)}))
+					ack(kind, slot)
+				}
+			})
+		}
 	}
+	writers(8, "a", a)
+	writers(4, "w", w)
 	wg.Go(func() {
 		for c := uint64(0); time.Now().Before(deadline); c++ {
 			must(l.Append(run(c, c+1)))

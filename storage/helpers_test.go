@@ -74,6 +74,8 @@ func mustOpen[T any](t testing.TB, open func(string, *Options) (T, error), path 
 		checked(t, s.s)
 	case *Learner:
 		checked(t, s.s)
+	case *LoggedAcceptor:
+		checked(t, s.a.s)
 	}
 	return v
 }

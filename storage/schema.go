@@ -30,6 +30,7 @@ var (
 	keyAcceptedCount = []byte("accepted_count") // acceptor: entries in bucketAccepted
 	keyAcceptedTop   = []byte("accepted_top")   // acceptor: highest slot ever accepted + 1
 	keyCompacted     = []byte("compacted")      // acceptor: slots below are deleted
+	keyWALApplied    = []byte("wal_applied")    // acceptor: last write-ahead record in the file (wal.go)
 	keyCommit        = []byte("commit")         // learner: first slot not in the log
 )
 

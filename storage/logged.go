@@ -1,0 +1,263 @@
+package storage
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/paxos-go/paxos/replog"
+)
+
+var _ replog.AcceptorStorage = (*LoggedAcceptor)(nil)
+
+// A checkpoint moves the saved state to the bbolt file once this many
+// entries wait in memory or the write-ahead file reaches this size (vars
+// for the crash test).
+var (
+	checkpointEntries       = 8192
+	checkpointBytes   int64 = 16 << 20
+)
+
+// LoggedAcceptor is an acceptor store that makes each Save durable with one
+// append and one fdatasync to a write-ahead file (wal.go) instead of a bbolt
+// commit (two fsyncs and several page writes), and moves the saved state to
+// the bbolt file at checkpoints. Reads see the file and what waits in memory.
+// It is safe for concurrent use; Saves are serialized (the node batches its
+// own writes into one Save).
+type LoggedAcceptor struct {
+	a        *Acceptor
+	onCommit func(time.Duration, int)
+
+	wmu sync.Mutex // Save, Compact, checkpoints, Close
+	w   *wal
+
+	mu      sync.Mutex
+	st      acceptorState           // the file and the overlay together
+	overlay map[uint64]replog.Entry // saved since the last checkpoint
+}
+
+// OpenLoggedAcceptor opens (creating if needed) the acceptor file at path and
+// its write-ahead file path+".wal", replays the records the file does not
+// hold yet, and checkpoints them. Errors are those of OpenAcceptor, and
+// ErrCorrupt for a damaged write-ahead file.
+func OpenLoggedAcceptor(path string, o *Options) (*LoggedAcceptor, error) {
+	a, err := OpenAcceptor(path, o)
+	if err != nil {
+		return nil, err
+	}
+	st, _ := a.s.cached()
+	w, recs, err := openWAL(path+".wal", st.walLSN, o.withDefaults().NoSync)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	l := &LoggedAcceptor{a: a, onCommit: o.withDefaults().OnCommit, w: w, st: st, overlay: map[uint64]replog.Entry{}}
+	for _, r := range recs {
+		if err := l.apply(r.promised, r.entries); err != nil {
+			l.closeFiles()
+			return nil, err
+		}
+	}
+	if len(recs) > 0 {
+		if err := l.checkpoint(); err != nil {
+			l.closeFiles()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// apply adds a durable Save to the overlay and the merged state.
+func (l *LoggedAcceptor) apply(promised replog.Ballot, entries []replog.Entry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	file, err := l.a.s.cached()
+	if err != nil {
+		return err
+	}
+	return l.st.save(promised, entries, func(e replog.Entry) (bool, error) {
+		_, again := l.overlay[e.Slot]
+		l.overlay[e.Slot] = e
+		if again || e.Slot >= file.top {
+			return !again, nil
+		}
+		got, err := l.a.Accepted(e.Slot, 1) // a slot below the file's top: maybe in it
+		return len(got) == 0 || got[0].Slot != e.Slot, err
+	})
+}
+
+// Save makes promised (if above the stored promise; 0 leaves it) and each
+// entry durable, overwriting what each slot held; entries below the
+// compaction point are dropped.
+func (l *LoggedAcceptor) Save(promised replog.Ballot, entries []replog.Entry) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if _, err := l.a.s.cached(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	noop := len(entries) == 0 && promised <= l.st.promised
+	l.mu.Unlock()
+	if noop {
+		return nil
+	}
+	start := time.Now()
+	if _, err := l.w.append(promised, entries); err != nil {
+		return err
+	}
+	if err := l.apply(promised, entries); err != nil {
+		return err
+	}
+	if l.onCommit != nil {
+		l.onCommit(time.Since(start), len(entries))
+	}
+	l.mu.Lock()
+	full := len(l.overlay) >= checkpointEntries
+	l.mu.Unlock()
+	if full || l.w.off >= checkpointBytes {
+		return l.checkpoint()
+	}
+	return nil
+}
+
+// checkpoint moves the overlay into the bbolt file in one synced commit that
+// records the last write-ahead record it holds, then rewinds the
+// write-ahead file. Call with wmu held.
+func (l *LoggedAcceptor) checkpoint() error {
+	l.mu.Lock()
+	entries := make([]replog.Entry, 0, len(l.overlay))
+	for _, e := range l.overlay {
+		entries = append(entries, e)
+	}
+	promised := l.st.promised
+	l.mu.Unlock()
+	slices.SortFunc(entries, func(a, b replog.Entry) int { return cmp.Compare(a.Slot, b.Slot) })
+	if err := l.a.save(promised, entries, l.w.lsn); err != nil {
+		return err
+	}
+	st, err := l.a.s.cached()
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	clear(l.overlay)
+	l.st = st
+	l.mu.Unlock()
+	l.w.rewind()
+	return nil
+}
+
+// Compact deletes the accepted entries with slot < below and records below
+// as the compaction point (see Acceptor.Compact). It checkpoints first.
+func (l *LoggedAcceptor) Compact(below uint64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if st, err := l.a.s.cached(); err != nil || below <= st.compacted {
+		return err
+	}
+	if err := l.checkpoint(); err != nil {
+		return err
+	}
+	if err := l.a.Compact(below); err != nil {
+		return err
+	}
+	st, err := l.a.s.cached()
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.st = st
+	l.mu.Unlock()
+	return nil
+}
+
+// Promised returns the highest ballot promised (0 when none).
+func (l *LoggedAcceptor) Promised() (replog.Ballot, error) {
+	if _, err := l.a.s.cached(); err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st.promised, nil
+}
+
+// Compacted returns the compaction point.
+func (l *LoggedAcceptor) Compacted() (uint64, error) { return l.a.Compacted() }
+
+// Accepted returns at most limit (every one when limit <= 0) accepted entries
+// with Slot >= from, in slot order. Under a concurrent Save each slot shows
+// its entry from before or after that Save.
+func (l *LoggedAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
+	l.mu.Lock()
+	var mem []replog.Entry
+	for _, e := range l.overlay {
+		if e.Slot >= from {
+			mem = append(mem, e)
+		}
+	}
+	l.mu.Unlock()
+	slices.SortFunc(mem, func(a, b replog.Entry) int { return cmp.Compare(a.Slot, b.Slot) })
+	if limit > 0 && len(mem) > limit {
+		mem = mem[:limit]
+	}
+	file, err := l.a.Accepted(from, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]replog.Entry, 0, len(file)+len(mem))
+	for len(file) > 0 || len(mem) > 0 {
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+		switch {
+		case len(mem) == 0 || (len(file) > 0 && file[0].Slot < mem[0].Slot):
+			out, file = append(out, file[0]), file[1:]
+		case len(file) > 0 && file[0].Slot == mem[0].Slot:
+			out, file, mem = append(out, mem[0]), file[1:], mem[1:]
+		default:
+			out, mem = append(out, mem[0]), mem[1:]
+		}
+	}
+	return out, nil
+}
+
+// Stats returns the store's counters; SizeBytes counts both files.
+func (l *LoggedAcceptor) Stats() AcceptorStats {
+	l.mu.Lock()
+	st := l.st.stats()
+	l.mu.Unlock()
+	fst := l.a.Stats()
+	st.SizeBytes, st.Path = fst.SizeBytes+l.w.size(), fst.Path
+	return st
+}
+
+// Close checkpoints what waits in memory and closes both files. Later calls
+// return ErrClosed.
+func (l *LoggedAcceptor) Close() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if _, err := l.a.s.cached(); err != nil {
+		return err
+	}
+	file, _ := l.a.s.cached()
+	l.mu.Lock()
+	dirty := len(l.overlay) > 0 || l.st.promised != file.promised
+	l.mu.Unlock()
+	var err error
+	if dirty {
+		err = l.checkpoint()
+	}
+	if cerr := l.closeFiles(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (l *LoggedAcceptor) closeFiles() error {
+	werr := l.w.close()
+	if err := l.a.Close(); err != nil {
+		return err
+	}
+	return werr
+}

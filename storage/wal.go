@@ -1,0 +1,180 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+
+	"github.com/paxos-go/paxos/replog"
+)
+
+// The acceptor's write-ahead file. A bbolt commit costs two fsyncs (data,
+// then meta page) and rewrites several pages; appending one record to a
+// file costs one write and one fdatasync. LoggedAcceptor makes each Save
+// durable in the write-ahead file and moves the saved state into the bbolt
+// file now and then (a checkpoint: one normal, synced bbolt commit that also
+// records the last record it holds, keyWALApplied). After a checkpoint the
+// write-ahead file is written again from its start.
+//
+//	record  = length:uint32 crc:uint32 lsn:uint64 payload   (little-endian)
+//	payload = promised:uvarint count:uvarint (slot:uvarint entry-record)*
+//
+// length counts lsn and payload; crc is the Castagnoli CRC of them. Records
+// carry consecutive LSNs. Replay starts at the record after keyWALApplied
+// and stops at the first record that is short, fails its CRC or does not
+// carry the next LSN: a torn write at the tail (never acknowledged), or a
+// record of an older pass over the file (already in bbolt, its LSN is lower).
+// A bad record followed by a good one with the LSN after it is not a torn
+// tail but damage: the open fails with ErrCorrupt.
+
+const (
+	walHeader = 16
+	// walMaxRecord bounds a record a replay will read (a Save larger than
+	// this is refused).
+	walMaxRecord = 64 << 20
+)
+
+var walTable = crc32.MakeTable(crc32.Castagnoli)
+
+// wal is the write-ahead file of one acceptor. Not safe for concurrent use.
+type wal struct {
+	f      *os.File
+	path   string
+	off    int64  // where the next record goes
+	lsn    uint64 // LSN of the last record written
+	noSync bool
+	buf    []byte
+}
+
+// walRecord is one decoded record.
+type walRecord struct {
+	lsn      uint64
+	promised replog.Ballot
+	entries  []replog.Entry
+}
+
+// openWAL opens (creating if needed) the write-ahead file at path and returns
+// the records after applied, in order.
+func openWAL(path string, applied uint64, noSync bool) (*wal, []walRecord, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("storage: read %s: %w", path, err)
+	}
+	recs, end, err := replayWAL(data, applied)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("storage: open %s: %w: %v", path, ErrCorrupt, err)
+	}
+	w := &wal{f: f, path: path, off: end, lsn: applied + uint64(len(recs)), noSync: noSync}
+	return w, recs, nil
+}
+
+// replayWAL decodes the records of data that follow applied and returns
+// them with the offset after the last one.
+func replayWAL(data []byte, applied uint64) ([]walRecord, int64, error) {
+	var recs []walRecord
+	off := 0
+	for {
+		r, n, ok := parseWALRecord(data[off:], applied+uint64(len(recs))+1)
+		if !ok {
+			// A torn tail, or the end of this pass. Damage, if a good
+			// record with a later LSN follows a bad one.
+			if n > 0 && off+n < len(data) {
+				if _, _, ok := parseWALRecord(data[off+n:], applied+uint64(len(recs))+2); ok {
+					return nil, 0, fmt.Errorf("write-ahead record %d at offset %d is damaged and record %d follows it",
+						applied+uint64(len(recs))+1, off, applied+uint64(len(recs))+2)
+				}
+			}
+			return recs, int64(off), nil
+		}
+		recs = append(recs, r)
+		off += n
+	}
+}
+
+// parseWALRecord decodes the record at the start of b if it is whole, has a
+// good CRC and carries lsn. n is the record's length when its header is
+// readable (even if the record is bad), else 0.
+func parseWALRecord(b []byte, lsn uint64) (r walRecord, n int, ok bool) {
+	if len(b) < walHeader {
+		return r, 0, false
+	}
+	size := binary.LittleEndian.Uint32(b)
+	if size < 8 || size > walMaxRecord {
+		return r, 0, false
+	}
+	n = 8 + int(size)
+	if len(b) < n {
+		return r, 0, false
+	}
+	body := b[8:n]
+	if crc32.Checksum(body, walTable) != binary.LittleEndian.Uint32(b[4:]) ||
+		binary.LittleEndian.Uint64(body) != lsn {
+		return r, n, false
+	}
+	d := decoder{b: body[8:]}
+	r.lsn = lsn
+	r.promised = replog.Ballot(d.uvarint())
+	count := d.uvarint()
+	for i := uint64(0); i < count && d.err == nil; i++ {
+		r.entries = append(r.entries, d.entry(d.uvarint()))
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return walRecord{}, n, false // a good CRC over a bad payload: written by something else
+	}
+	return r, n, true
+}
+
+// append writes one record and makes it durable; it returns its LSN.
+func (w *wal) append(promised replog.Ballot, entries []replog.Entry) (uint64, error) {
+	b := append(w.buf[:0], make([]byte, walHeader)...)
+	binary.LittleEndian.PutUint64(b[8:], w.lsn+1)
+	b = binary.AppendUvarint(b, uint64(promised))
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	for _, e := range entries {
+		b = binary.AppendUvarint(b, e.Slot)
+		b = appendEntry(b, e)
+	}
+	if len(b)-8 > walMaxRecord {
+		return 0, fmt.Errorf("storage: save of %d bytes: the limit is %d", len(b)-8, walMaxRecord)
+	}
+	binary.LittleEndian.PutUint32(b, uint32(len(b)-8))
+	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:], walTable))
+	if cap(b) <= 1<<20 {
+		w.buf = b
+	} else {
+		w.buf = nil
+	}
+	if _, err := w.f.WriteAt(b, w.off); err != nil {
+		return 0, commitError(w.path, err)
+	}
+	if !w.noSync {
+		if err := fdatasync(w.f); err != nil {
+			return 0, commitError(w.path, err)
+		}
+	}
+	w.off += int64(len(b))
+	w.lsn++
+	return w.lsn, nil
+}
+
+// rewind makes the next record go to the start of the file: call it once
+// every record so far is in the bbolt file, durably.
+func (w *wal) rewind() { w.off = 0 }
+
+func (w *wal) size() int64 {
+	fi, err := w.f.Stat()
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func (w *wal) close() error { return w.f.Close() }
