@@ -61,8 +61,8 @@ NODE is one of: $(node_names)
 
 The nodes take shared settings from your environment: CLUSTER_SECRET,
 CLIENT_TOKEN, TICK, REQUEST_TIMEOUT, MAX_VALUE_BYTES, LOG_FORMAT, LOG_LEVEL,
-GOSSIP_BIND (default here 127.0.0.1). Per-node settings (ports, IDs, data
-folders, topology) come from the table of SPEC §3.
+GOSSIP_BIND (default here 127.0.0.1), GOMAXPROCS (default here 1). Per-node
+settings (ports, IDs, data folders, topology) come from the table of SPEC §3.
 
 Examples:
   CLUSTER_SECRET=s3cret $PROG up
@@ -265,7 +265,9 @@ start_node() {
 		launcher=(setsid)
 	fi
 	printf '\n--- %s: starting %s (id %s) ---\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$name" "$id" >>"$(log_file "$name")"
-	JOIN="$JOIN_ADDRS" GOSSIP_BIND="${GOSSIP_BIND:-127.0.0.1}" \
+	# GOMAXPROCS=1: ten nodes share the machine's cores, and one scheduler
+	# thread per node makes goroutine hand-offs cheap (docs/PERFORMANCE.md).
+	JOIN="$JOIN_ADDRS" GOSSIP_BIND="${GOSSIP_BIND:-127.0.0.1}" GOMAXPROCS="${GOMAXPROCS:-1}" \
 		${launcher[@]+"${launcher[@]}"} env "${unset_args[@]}" "$BIN" --id "$id" --data-dir "$dir" \
 		>>"$(log_file "$name")" 2>&1 </dev/null &
 	local pid=$! i
