@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -105,6 +106,11 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 			return
 		case <-q.ready:
 		}
+		// Let the goroutines that are ready run first (HTTP handlers
+		// proposing, the driver stepping): what they queue meanwhile goes
+		// in this frame. Under load frames grow; when idle this returns at
+		// once.
+		runtime.Gosched()
 		q.mu.Lock()
 		batch := q.msgs
 		q.msgs = nil
