@@ -181,6 +181,8 @@ var postEndpoints = []struct {
 	ok    int
 }{
 	{bP, "/propose", `{"value":"valid-propose","client_id":9,"bogus":{"x":[1,2]}}`, 200},
+	// 200 at the leader, 409 at a follower (TestClusterBatchedSends).
+	{bP, batchPath, `{"commands":[{"value":"valid-batch","client_id":9,"bogus":1}],"bogus":{}}`, anyNon5xx},
 	{bA, "/prepare", `{"proposer_id":1,"proposal_number":1,"from_slot":0,"bogus":true}`, 200},
 	{bA, "/accept", `{"proposer_id":1,"proposal_number":1,"entries":[],"chosen_slot":-1,"bogus":[]}`, 200},
 	{bL, "/learn", `{"notifications":[],"bogus":"x"}`, 200},
@@ -292,6 +294,25 @@ func roleBodyCases() []badCase {
 	var out []badCase
 	add := func(node replog.ID, path, name, body string, want int) {
 		out = append(out, badCase{name: name, node: node, method: http.MethodPost, path: path, body: body, want: want})
+	}
+	many := `{"commands":[` + strings.Repeat(`{"value":"x"},`, maxBatchCommands) + `{"value":"x"}]}`
+	for _, c := range []struct {
+		name, body string
+		want       int
+	}{
+		{"no commands", `{}`, 400},
+		{"commands: []", `{"commands":[]}`, 400},
+		{"commands: {}", `{"commands":{}}`, 400},
+		{"commands: [5]", `{"commands":[5]}`, 400},
+		{"a command without a value", `{"commands":[{"value":"ok"},{"client_id":3}]}`, 400},
+		{"a command with an empty value", `{"commands":[{"value":""}]}`, 400},
+		{"a command with value: 5", `{"commands":[{"value":5}]}`, 400},
+		{"an election in a batch", `{"commands":[{"value":"x","is_leader_election":true}]}`, 400},
+		{"force_election in a batch", `{"commands":[{"value":"force_election"}]}`, 400},
+		{"maxBatchCommands+1 commands", many, 400},
+		{"a value of MaxValueBytes+1", `{"commands":[{"value":"` + strings.Repeat("v", badMaxValue+1) + `"}]}`, 413},
+	} {
+		add(bP, batchPath, c.name, c.body, c.want)
 	}
 	for _, c := range []struct {
 		name, body string

@@ -21,6 +21,7 @@ import (
 type clientRole struct {
 	s      *Server
 	leader atomic.Uint64 // the proposer that last answered a write
+	batch  batcher       // gathers /send requests into batches (batch.go)
 
 	mu        sync.Mutex
 	responses []clientResponse
@@ -45,7 +46,9 @@ type clientResponse struct {
 const maxResponses = 1000
 
 func newClientRole(s *Server) *clientRole {
-	return &clientRole{s: s, slots: map[string]uint64{}}
+	c := &clientRole{s: s, slots: map[string]uint64{}}
+	c.batch.c = c
+	return c
 }
 
 func (c *clientRole) routes(r *httprouter.Router) {
@@ -90,6 +93,11 @@ func (c *clientRole) handleSend(w http.ResponseWriter, r *http.Request, _ httpro
 // one answers or ctx ends. Every attempt carries the same request ID, so a
 // value is chosen at most once whatever fails in between.
 func (c *clientRole) send(ctx context.Context, cmd replog.Command) (proposeResponse, error) {
+	if res, err := c.batch.submit(ctx, cmd); err == nil {
+		c.leader.Store(uint64(res.ProposerID))
+		return res, nil
+	}
+	// The batch could not place it: one by one, with the same request ID.
 	body, _ := json.Marshal(map[string]any{"value": cmd.Value, "client_id": cmd.ClientID, "request_id": cmd.RequestID})
 	var lastErr error
 	for attempt := 0; ; attempt++ {

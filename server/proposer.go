@@ -67,6 +67,7 @@ func newProposerRole(s *Server, cfg replog.Config) (*proposerRole, error) {
 
 func (p *proposerRole) routes(r *httprouter.Router) {
 	r.POST("/propose", p.s.writes(p.handlePropose))
+	r.POST(batchPath, p.s.internal(p.handleProposeBatch))
 	r.GET("/status", p.handleStatus)
 	r.GET("/read-index", p.s.internal(p.handleReadIndex))
 }
@@ -202,21 +203,8 @@ type proposeResponse struct {
 // otherwise, retrying with the same request ID across leader changes until
 // ctx ends. A forwarded proposal is not forwarded again.
 func (p *proposerRole) propose(ctx context.Context, cmd replog.Command, forwarded bool) (res proposeResponse, err error) {
-	p.proposed.Add(1)
 	start := time.Now()
-	defer func() {
-		switch {
-		case err == nil:
-			p.s.metrics.proposal("chosen")
-			p.s.metrics.commitLatency.Observe(time.Since(start).Seconds())
-		case errors.Is(err, ErrTimeout):
-			p.s.metrics.proposal("timeout")
-		case errors.Is(err, ErrNotLeader):
-			p.s.metrics.proposal("not_leader")
-		default:
-			p.s.metrics.proposal("failed")
-		}
-	}()
+	defer func() { p.countProposal(start, err) }()
 	lastErr := error(ErrNotLeader)
 	for {
 		st := p.status()
@@ -259,38 +247,81 @@ func (p *proposerRole) propose(ctx context.Context, cmd replog.Command, forwarde
 	}
 }
 
+// countProposal counts a proposal that arrived at start and ended with err.
+func (p *proposerRole) countProposal(start time.Time, err error) {
+	p.proposed.Add(1)
+	switch {
+	case err == nil:
+		p.s.metrics.proposal("chosen")
+		p.s.metrics.commitLatency.Observe(time.Since(start).Seconds())
+	case errors.Is(err, ErrTimeout):
+		p.s.metrics.proposal("timeout")
+	case errors.Is(err, ErrNotLeader):
+		p.s.metrics.proposal("not_leader")
+	default:
+		p.s.metrics.proposal("failed")
+	}
+}
+
 // proposeLocal hands cmd to the local leader and waits for its Result.
 func (p *proposerRole) proposeLocal(ctx context.Context, cmd replog.Command) (replog.Result, error) {
-	ch := make(chan replog.Result, 1)
+	r := p.proposeLocalMany(ctx, []replog.Command{cmd})[0]
+	return r.res, r.err
+}
+
+// localResult is the outcome of one command of proposeLocalMany.
+type localResult struct {
+	res replog.Result
+	err error
+}
+
+// proposeLocalMany hands cmds to the local leader in one step and waits for
+// each one's Result (or ctx).
+func (p *proposerRole) proposeLocalMany(ctx context.Context, cmds []replog.Command) []localResult {
+	out := make([]localResult, len(cmds))
+	chs := make([]chan replog.Result, len(cmds))
 	p.mu.Lock()
-	p.waiters[cmd.RequestID] = append(p.waiters[cmd.RequestID], ch)
+	for i, cmd := range cmds {
+		chs[i] = make(chan replog.Result, 1)
+		p.waiters[cmd.RequestID] = append(p.waiters[cmd.RequestID], chs[i])
+	}
 	p.mu.Unlock()
 	// The closure runs on the driver loop, maybe after call gave up: it
 	// reports through a channel, never through a shared variable.
-	perrc := make(chan error, 1)
-	var perr error
-	if err := p.s.drv.call(ctx, func() { perrc <- p.core.Propose(cmd) }); err != nil {
-		perr = err
-	} else {
-		perr = <-perrc
-	}
-	if perr != nil {
-		p.dropWaiter(cmd.RequestID, ch)
-		if errors.Is(perr, replog.ErrNotLeader) {
-			return replog.Result{}, ErrNotLeader
+	errc := make(chan []error, 1)
+	err := p.s.drv.call(ctx, func() {
+		errs := make([]error, len(cmds))
+		for i, cmd := range cmds {
+			errs[i] = p.core.Propose(cmd)
 		}
-		return replog.Result{}, perr
+		errc <- errs
+	})
+	var perrs []error
+	if err == nil {
+		perrs = <-errc
 	}
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return res, res.Err
+	for i, cmd := range cmds {
+		perr := err
+		if perr == nil {
+			perr = perrs[i]
 		}
-		return res, nil
-	case <-ctx.Done():
-		p.dropWaiter(cmd.RequestID, ch)
-		return replog.Result{}, ErrTimeout
+		if perr != nil {
+			p.dropWaiter(cmd.RequestID, chs[i])
+			if errors.Is(perr, replog.ErrNotLeader) {
+				perr = ErrNotLeader
+			}
+			out[i].err = perr
+			continue
+		}
+		select {
+		case res := <-chs[i]:
+			out[i] = localResult{res: res, err: res.Err}
+		case <-ctx.Done():
+			p.dropWaiter(cmd.RequestID, chs[i])
+			out[i].err = ErrTimeout
+		}
 	}
+	return out
 }
 
 func (p *proposerRole) dropWaiter(req string, ch chan replog.Result) {

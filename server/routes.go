@@ -26,7 +26,7 @@ const (
 // roleRoutes lists, per role, the endpoints only that role serves, so a
 // request to the wrong role gets a 404 that says where to go.
 var roleRoutes = map[Role][][2]string{
-	RoleProposer: {{"POST", "/propose"}, {"GET", "/status"}, {"GET", "/read-index"}},
+	RoleProposer: {{"POST", "/propose"}, {"POST", batchPath}, {"GET", "/status"}, {"GET", "/read-index"}},
 	RoleAcceptor: {{"POST", "/prepare"}, {"POST", "/accept"}},
 	RoleLearner:  {{"POST", "/learn"}, {"GET", "/get-values"}},
 	RoleClient:   {{"POST", "/send"}, {"GET", "/read"}, {"POST", "/notify"}, {"GET", "/get-responses"}},
