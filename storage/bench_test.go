@@ -49,6 +49,8 @@ func benchSaveTo(b *testing.B, writers int, logged bool) {
 		Save(replog.Ballot, []replog.Entry) error
 	}
 	if logged {
+		defer func(v int64) { walPrealloc = v }(walPrealloc)
+		walPrealloc = 16 << 20 // as in production
 		a = mustOpen(b, OpenLoggedAcceptor, tempPath(b, "a.db"), cc.options())
 	} else {
 		a = mustOpen(b, OpenAcceptor, tempPath(b, "a.db"), cc.options())

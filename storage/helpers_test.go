@@ -35,6 +35,10 @@ type (
 	}
 )
 
+// The tests open many write-ahead files: 64 KiB of zeros each is enough
+// to exercise the preallocation.
+func init() { walPrealloc = 64 << 10 }
+
 // tempPath returns the path of a new file name in a fresh temporary folder.
 func tempPath(t testing.TB, name string) string { return filepath.Join(t.TempDir(), name) }
 

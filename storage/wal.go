@@ -73,7 +73,34 @@ func openWAL(path string, applied uint64, noSync bool) (*wal, []walRecord, error
 		return nil, nil, fmt.Errorf("storage: open %s: %w: %v", path, ErrCorrupt, err)
 	}
 	w := &wal{f: f, path: path, off: end, lsn: applied + uint64(len(recs)), noSync: noSync}
+	if err := w.preallocate(int64(len(data))); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
 	return w, recs, nil
+}
+
+// walPrealloc is the size the write-ahead file is given up front, with
+// zeros: an fdatasync after overwriting blocks that exist is cheaper than
+// one that also has to record a new file size and new blocks. (A zero
+// length ends a replay.)
+var walPrealloc int64 = 16 << 20 // var: the tests use less
+
+// preallocate fills the file with zeros from size up to walPrealloc.
+func (w *wal) preallocate(size int64) error {
+	if size >= walPrealloc || w.noSync {
+		return nil
+	}
+	zeros := make([]byte, 1<<20)
+	for off := size; off < walPrealloc; off += int64(len(zeros)) {
+		if _, err := w.f.WriteAt(zeros[:min(int64(len(zeros)), walPrealloc-off)], off); err != nil {
+			return commitError(w.path, err)
+		}
+	}
+	if err := w.f.Sync(); err != nil {
+		return commitError(w.path, err)
+	}
+	return nil
 }
 
 // replayWAL decodes the records of data that follow applied and returns
