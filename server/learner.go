@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -71,16 +72,35 @@ func newLearnerRole(s *Server, cfg replog.Config) (*learnerRole, error) {
 	}
 	s.drv.send = s.transport.Send
 	s.drv.apply = l.apply
-	synced := core.Commit()
+	// The sync runs beside the loop, so the learner keeps taking and
+	// serving chosen entries while the disk works (BufferedLearner takes
+	// Appends during a Sync); the core hears what is durable when it is.
+	synced, syncing := core.Commit(), false
 	s.drv.onTick = func() {
-		if c := core.Commit(); c > synced {
-			if err := st.Sync(); err != nil { // the fsync metric: storage's OnCommit
-				s.drv.fail(err)
-				return
-			}
-			synced = c
-			core.Synced(c)
+		if syncing || core.Commit() <= synced {
+			return
 		}
+		syncing = true
+		go func() {
+			// Everything below c is appended: in the file or in what
+			// Sync writes.
+			c, err := st.Commit()
+			if err == nil {
+				err = st.Sync() // the fsync metric: storage's OnCommit
+			}
+			done := func() {
+				syncing = false
+				if err != nil {
+					s.drv.fail(err)
+					return
+				}
+				synced = max(synced, c)
+				core.Synced(c)
+			}
+			for s.drv.do(done) != nil && s.drv.err() == nil {
+				time.Sleep(time.Millisecond) // the loop's queue is full
+			}
+		}()
 	}
 	return l, nil
 }

@@ -10,6 +10,11 @@
 // Options.NoSync). Concurrent writers to one file share a transaction and an
 // fsync (group commit).
 //
+// The node runs two of them through a faster front: OpenLoggedAcceptor makes
+// each Save durable with one append and one fdatasync to a write-ahead file
+// and checkpoints into the bbolt file (wal.go, logged.go); NewBufferedLearner
+// keeps appends in memory until Sync writes them in one commit (buffered.go).
+//
 // Errors are the sentinels of errors.go, wrapped with the file they concern;
 // compare them with errors.Is.
 package storage
