@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench-ab.sh: compare the write throughput of two builds on this machine.
+# It builds each git revision in its own worktree, then runs ROUNDS rounds;
+# each round starts a fresh local cluster of A, benches it, stops it, and
+# does the same for B (alternating, so both see the same machine noise).
+# It prints the medians per client count and B/A.
+#
+# Usage: scripts/bench-ab.sh [--rounds N] [--duration D] [--clients "1 64 256"]
+#                            [--target proposer|client] REV_A REV_B
+# REV may be any git revision, or "." for the working tree as it is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=3 duration=4s clients="1 64 256" target=proposer
+revs=()
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--rounds) rounds=$2; shift 2 ;;
+	--duration) duration=$2; shift 2 ;;
+	--clients) clients=$2; shift 2 ;;
+	--target) target=$2; shift 2 ;;
+	-h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "bench-ab.sh: unknown flag $1 (see --help)" >&2; exit 3 ;;
+	*) revs+=("$1"); shift ;;
+	esac
+done
+if [[ ${#revs[@]} -ne 2 ]]; then
+	echo "bench-ab.sh: give two revisions (see --help)" >&2
+	exit 3
+fi
+if (exec 3<>/dev/tcp/127.0.0.1/3001) 2>/dev/null; then
+	echo "bench-ab.sh: port 3001 is in use: stop the running cluster first (make down)" >&2
+	exit 1
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/paxos-ab.XXXXXX")
+dirs=()
+cleanup() {
+	local i
+	for i in "${!dirs[@]}"; do
+		if cd "${dirs[$i]}"; then
+			PAXOS_VOLUMES=$work/vol$i scripts/local.sh down --purge >/dev/null 2>&1 || true
+			cd - >/dev/null
+		fi
+		[[ ${dirs[$i]} == "$PWD" ]] || git worktree remove --force "${dirs[$i]}" >/dev/null 2>&1 || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+for i in 0 1; do
+	rev=${revs[$i]}
+	if [[ $rev == . ]]; then
+		d=$PWD
+	else
+		d=$work/$i
+		git worktree add --detach -f "$d" "$rev" >/dev/null
+	fi
+	(cd "$d" && make -s build)
+	dirs+=("$d")
+done
+
+raw=$work/raw
+for r in $(seq "$rounds"); do
+	for i in 0 1; do
+		d=${dirs[$i]}
+		printf 'bench-ab: round %s/%s, %s\n' "$r" "$rounds" "${revs[$i]}" >&2
+		(
+			cd "$d"
+			export PAXOS_VOLUMES=$work/vol$i
+			rm -rf "$PAXOS_VOLUMES"
+			scripts/local.sh up >/dev/null
+			for _ in $(seq 50); do bin/paxosctl leader >/dev/null 2>&1 && break; sleep 0.2; done
+			bin/paxosctl bench --clients 16 --duration 2s >/dev/null 2>&1 || true # warm-up
+			for n in $clients; do
+				printf '%s ' "$i"
+				bin/paxosctl -w json bench --clients "$n" --duration "$duration" --target "$target"
+				echo
+			done
+			scripts/local.sh down --purge >/dev/null
+		) >>"$raw"
+	done
+done
+
+python3 - "$raw" "${revs[0]}" "${revs[1]}" <<'PY'
+import json, statistics, sys
+raw, a, b = sys.argv[1:]
+rows = {}
+for line in open(raw):
+    line = line.strip()
+    if not line:
+        continue
+    i, js = line.split(" ", 1)
+    r = json.loads(js)
+    rows.setdefault((r["clients"], int(i)), []).append(r)
+med = statistics.median
+print(f"{'clients':>7}  {'A writes/s':>10} {'p50':>6} {'p99':>7}  {'B writes/s':>10} {'p50':>6} {'p99':>7}  {'B/A':>5}")
+for n in sorted({k[0] for k in rows}):
+    ra, rb = rows.get((n, 0), []), rows.get((n, 1), [])
+    if not ra or not rb:
+        continue
+    ta, tb = med([r["throughput"] for r in ra]), med([r["throughput"] for r in rb])
+    pa = lambda rs, q: med([r["latency_ms"][q] for r in rs])
+    print(f"{n:>7}  {ta:>10.0f} {pa(ra,'p50'):>6.2f} {pa(ra,'p99'):>7.1f}  {tb:>10.0f} {pa(rb,'p50'):>6.2f} {pa(rb,'p99'):>7.1f}  {tb/ta:>5.2f}")
+print(f"\nA = {a}, B = {b}; medians of {len(next(iter(rows.values())))} runs per cell, clusters alternated")
+PY
