@@ -67,7 +67,9 @@ func newProposerRole(s *Server, cfg replog.Config) (*proposerRole, error) {
 
 func (p *proposerRole) routes(r *httprouter.Router) {
 	r.POST("/propose", p.s.writes(p.handlePropose))
-	r.POST(batchPath, p.s.internal(p.handleProposeBatch))
+	// Internal (client nodes send it with the cluster secret); a write too,
+	// so it takes the client token when there is no secret, like /propose.
+	r.POST(batchPath, p.s.internal(p.s.writes(p.handleProposeBatch)))
 	r.GET("/status", p.handleStatus)
 	r.GET("/read-index", p.s.internal(p.handleReadIndex))
 }
@@ -317,8 +319,13 @@ func (p *proposerRole) proposeLocalMany(ctx context.Context, cmds []replog.Comma
 		case res := <-chs[i]:
 			out[i] = localResult{res: res, err: res.Err}
 		case <-ctx.Done():
-			p.dropWaiter(cmd.RequestID, chs[i])
-			out[i].err = ErrTimeout
+			select {
+			case res := <-chs[i]: // answered in time, seen late
+				out[i] = localResult{res: res, err: res.Err}
+			default:
+				p.dropWaiter(cmd.RequestID, chs[i])
+				out[i].err = ErrTimeout
+			}
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -60,33 +61,40 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, _ httprout
 	if err := rw.Flush(); err != nil {
 		return
 	}
-	if err := s.readStream(rw.Reader); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	if err := s.readStream(conn, rw.Reader); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		s.log.Warn("message stream closed", "remote", r.RemoteAddr, "err", err)
 	}
 }
 
-// readStream delivers frames from br until an error.
-func (s *Server) readStream(br *bufio.Reader) error {
+// streamFrameRead bounds the time from a frame's header to its last byte.
+const streamFrameRead = 30 * time.Second
+
+// readStream delivers frames from br (reading conn) until an error. A frame's
+// body is read as it arrives, never allocated from its header alone, and
+// within streamFrameRead.
+func (s *Server) readStream(conn net.Conn, br *bufio.Reader) error {
 	var head [4]byte
 	var buf []byte
 	for {
+		_ = conn.SetReadDeadline(time.Time{}) // idle between frames is fine
 		if _, err := io.ReadFull(br, head[:]); err != nil {
 			return err
 		}
-		n := binary.BigEndian.Uint32(head[:])
+		n := int64(binary.BigEndian.Uint32(head[:]))
 		if n > maxMessagesBody {
 			return fmt.Errorf("frame of %d bytes, the limit is %d", n, maxMessagesBody)
 		}
-		if cap(buf) < int(n) {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(br, buf); err != nil {
+		_ = conn.SetReadDeadline(time.Now().Add(streamFrameRead))
+		b := bytes.NewBuffer(buf[:0])
+		if _, err := io.CopyN(b, br, n); err != nil {
 			return err
 		}
-		msgs, err := decodeBatch(buf) // copies what it keeps: buf is reused
+		msgs, err := decodeBatch(b.Bytes()) // copies what it keeps: the buffer is reused
 		if err != nil {
 			return err
+		}
+		if buf = b.Bytes(); cap(buf) > 1<<20 {
+			buf = nil // do not pin a big buffer after a burst
 		}
 		if err := s.deliver(msgs); err != nil && !errors.Is(err, ErrUnavailable) {
 			return err // a bad message: drop the stream

@@ -9,9 +9,12 @@ import (
 
 var _ replog.LearnerStorage = (*BufferedLearner)(nil)
 
-// maxPending bounds what a BufferedLearner holds in memory: an Append that
-// brings it over writes everything at once.
-const maxPending = 16384
+// maxPending and maxPendingBytes bound what a BufferedLearner holds in
+// memory: an Append that brings it over either writes everything at once.
+const (
+	maxPending      = 16384
+	maxPendingBytes = 64 << 20
+)
 
 // BufferedLearner is a Learner whose Appends stay in memory until Sync
 // writes them all in one commit (fsynced, unless the file was opened with
@@ -32,6 +35,7 @@ type BufferedLearner struct {
 	mu      sync.Mutex
 	commit  uint64               // first slot in neither the file nor pending
 	pending []replog.ChosenEntry // slots [commit-len(pending), commit)
+	bytes   int                  // values and request IDs in pending
 	first   map[string]uint64    // request ID → slot of first copies in pending
 	gen     uint64               // bumped when Sync moves pending to the file
 }
@@ -69,6 +73,7 @@ func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
 		return err
 	}
 	for _, e := range entries {
+		b.bytes += len(e.Command.Value) + len(e.Command.RequestID)
 		if !e.Dup && e.Command.RequestID != "" {
 			if _, ok := b.first[e.Command.RequestID]; !ok {
 				b.first[e.Command.RequestID] = e.Slot
@@ -77,7 +82,7 @@ func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
 	}
 	b.pending = append(b.pending, entries...)
 	b.commit = st.commit + uint64(len(entries))
-	full := len(b.pending) >= maxPending
+	full := len(b.pending) >= maxPending || b.bytes >= maxPendingBytes
 	b.mu.Unlock()
 	if full {
 		return b.Sync()
@@ -102,6 +107,7 @@ func (b *BufferedLearner) Sync() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, e := range batch {
+		b.bytes -= len(e.Command.Value) + len(e.Command.RequestID)
 		if b.first[e.Command.RequestID] == e.Slot {
 			delete(b.first, e.Command.RequestID)
 		}

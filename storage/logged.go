@@ -102,15 +102,33 @@ func (l *LoggedAcceptor) Save(promised replog.Ballot, entries []replog.Entry) er
 	if noop {
 		return nil
 	}
-	start := time.Now()
-	if _, err := l.w.append(promised, entries); err != nil {
-		return err
-	}
-	if err := l.apply(promised, entries); err != nil {
-		return err
+	start, total := time.Now(), len(entries)
+	// One record, or several when the Save is bigger than a record may be:
+	// the promise goes in the first, so a crash between them leaves the
+	// promise and some of the accepts, as if the rest never arrived.
+	for first := true; first || len(entries) > 0; first = false {
+		n, size := 0, 0
+		for n < len(entries) {
+			size += len(entries[n].Command.Value) + len(entries[n].Command.RequestID) + 64
+			if n > 0 && size > walMaxRecord/2 {
+				break
+			}
+			n++
+		}
+		p := promised
+		if !first {
+			p = 0
+		}
+		if _, err := l.w.append(p, entries[:n]); err != nil {
+			return err
+		}
+		if err := l.apply(p, entries[:n]); err != nil {
+			return err
+		}
+		entries = entries[n:]
 	}
 	if l.onCommit != nil {
-		l.onCommit(time.Since(start), len(entries))
+		l.onCommit(time.Since(start), total)
 	}
 	l.mu.Lock()
 	full := len(l.overlay) >= checkpointEntries

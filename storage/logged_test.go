@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -186,5 +187,53 @@ func TestLoggedAcceptorRewind(t *testing.T) {
 	defer l.Close()
 	if got, _ := l.Accepted(0, 0); !slices.Equal(got, []replog.Entry{entry(1, 201)}) {
 		t.Errorf("after rewind and crash: %v, want slot 1 at ballot 201 only", got)
+	}
+}
+
+// TestLoggedAcceptorBigSave: a Save bigger than one write-ahead record is
+// written as several and reads back whole, before and after a crash.
+func TestLoggedAcceptorBigSave(t *testing.T) {
+	path := tempPath(t, "a.db")
+	l := openLogged(t, path)
+	var es []replog.Entry
+	for s := range uint64(5) {
+		e := entry(s, 301)
+		e.Command.Value = string(make([]byte, walMaxRecord/4)) // 5 x 16 MiB: over one record
+		es = append(es, e)
+	}
+	if err := l.Save(301, es); err != nil {
+		t.Fatal(err)
+	}
+	crash(t, l)
+	l = openLogged(t, path)
+	defer l.Close()
+	got, err := l.Accepted(0, 0)
+	if err != nil || !slices.Equal(got, es) {
+		t.Fatalf("after a crash: %d entries, %v; want the 5 saved", len(got), err)
+	}
+	if p, _ := l.Promised(); p != 301 {
+		t.Errorf("Promised = %d, want 301", p)
+	}
+}
+
+// TestLoggedAcceptorDamagedLength: a damaged length field in the middle of
+// the file is corruption, not a torn tail, even though the record's length
+// cannot be read.
+func TestLoggedAcceptorDamagedLength(t *testing.T) {
+	path := tempPath(t, "a.db")
+	l := openLogged(t, path)
+	for s := range uint64(3) {
+		if err := l.Save(0, []replog.Entry{entry(s, 101)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crash(t, l)
+	data, _ := os.ReadFile(path + ".wal")
+	binary.LittleEndian.PutUint32(data, 3) // below the smallest record
+	if err := os.WriteFile(path+".wal", data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenLoggedAcceptor(path, nil); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("open with a damaged length before good records: %v, want ErrCorrupt", err)
 	}
 }

@@ -112,18 +112,33 @@ func replayWAL(data []byte, applied uint64) ([]walRecord, int64, error) {
 		r, n, ok := parseWALRecord(data[off:], applied+uint64(len(recs))+1)
 		if !ok {
 			// A torn tail, or the end of this pass. Damage, if a good
-			// record with a later LSN follows a bad one.
-			if n > 0 && off+n < len(data) {
-				if _, _, ok := parseWALRecord(data[off+n:], applied+uint64(len(recs))+2); ok {
-					return nil, 0, fmt.Errorf("write-ahead record %d at offset %d is damaged and record %d follows it",
-						applied+uint64(len(recs))+1, off, applied+uint64(len(recs))+2)
-				}
+			// record with the next LSN is anywhere after it (its length
+			// field may be what was damaged): no such record was ever
+			// written when the crash tore this one.
+			next := applied + uint64(len(recs)) + 2
+			if p := findWALRecord(data, off+1, next); p >= 0 {
+				return nil, 0, fmt.Errorf("write-ahead record %d at offset %d is damaged and record %d follows it at offset %d",
+					next-1, off, next, p)
 			}
 			return recs, int64(off), nil
 		}
 		recs = append(recs, r)
 		off += n
 	}
+}
+
+// findWALRecord returns the offset of a good record carrying lsn at or after
+// from, or -1.
+func findWALRecord(data []byte, from int, lsn uint64) int {
+	for p := from; p+walHeader <= len(data); p++ {
+		if binary.LittleEndian.Uint64(data[p+8:]) != lsn {
+			continue
+		}
+		if _, _, ok := parseWALRecord(data[p:], lsn); ok {
+			return p
+		}
+	}
+	return -1
 }
 
 // parseWALRecord decodes the record at the start of b if it is whole, has a
