@@ -183,7 +183,11 @@ func (b *batcher) post(batch []*batchItem) {
 			req.Commands[i] = proposeRequest{Value: &it.cmd.Value, ClientID: it.cmd.ClientID, RequestID: it.cmd.RequestID}
 		}
 		body, _ := json.Marshal(req)
-		ctx, cancel := b.c.s.attempt(context.Background())
+		// Half the callers' time: a batch waits behind other writes at a
+		// busy leader (giving up early would resend all of it one by one
+		// to the same leader), and a dead leader leaves the other half
+		// for the one-by-one way to the next one.
+		ctx, cancel := context.WithTimeout(context.Background(), max(b.c.s.cfg.RequestTimeout/2, 250*time.Millisecond))
 		err = b.c.s.postJSON(ctx, order[0], batchPath, body, nil, &resp)
 		cancel()
 		if err == nil && len(resp.Results) != len(batch) {

@@ -38,6 +38,7 @@ type acceptorState struct {
 	top       uint64 // highest slot accepted + 1; 0 when none
 	compacted uint64
 	walLSN    uint64 // the last write-ahead record applied to the file (wal.go)
+	walSalt   uint64 // the CRC salt of the write-ahead records after walLSN
 }
 
 // save applies Save to st; put stores an entry and reports whether its slot
@@ -92,6 +93,7 @@ func (st acceptorState) put(tx *bolt.Tx, old acceptorState) error {
 		{keyAcceptedTop, old.top, st.top},
 		{keyCompacted, old.compacted, st.compacted},
 		{keyWALApplied, old.walLSN, st.walLSN},
+		{keyWALSalt, old.walSalt, st.walSalt},
 	} {
 		if f.old != f.new {
 			if err := putUint64(meta, f.key, f.new); err != nil {
@@ -115,6 +117,7 @@ func (st *acceptorState) load(tx *bolt.Tx) error {
 		{keyAcceptedTop, &st.top},
 		{keyCompacted, &st.compacted},
 		{keyWALApplied, &st.walLSN},
+		{keyWALSalt, &st.walSalt},
 	} {
 		if *f.v, err = getUint64(meta, f.key); err != nil {
 			return err
@@ -173,15 +176,20 @@ func (a *Acceptor) Save(promised replog.Ballot, entries []replog.Entry) error {
 	if st, err := a.s.cached(); err != nil || (len(entries) == 0 && promised <= st.promised) {
 		return err
 	}
-	return a.save(promised, entries, 0)
+	return a.save(promised, entries, nil)
 }
 
-// save is Save; a walLSN above 0 is also recorded as the last write-ahead
-// record applied (a checkpoint of LoggedAcceptor).
-func (a *Acceptor) save(promised replog.Ballot, entries []replog.Entry, walLSN uint64) error {
+// walMark is what a checkpoint of LoggedAcceptor records with its commit:
+// the last write-ahead record it holds and the salt of the records after.
+type walMark struct{ lsn, salt uint64 }
+
+// save is Save; with mark it is a checkpoint and records mark too.
+func (a *Acceptor) save(promised replog.Ballot, entries []replog.Entry, mark *walMark) error {
 	return a.s.commit(len(entries), func(tx *bolt.Tx, st *acceptorState) error {
 		old := *st
-		st.walLSN = max(st.walLSN, walLSN)
+		if mark != nil {
+			st.walLSN, st.walSalt = max(st.walLSN, mark.lsn), mark.salt
+		}
 		acc := tx.Bucket(bucketAccepted)
 		err := st.save(promised, entries, func(e replog.Entry) (bool, error) {
 			k := slotKey(e.Slot)

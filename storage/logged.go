@@ -2,6 +2,7 @@ package storage
 
 import (
 	"cmp"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -47,7 +48,7 @@ func OpenLoggedAcceptor(path string, o *Options) (*LoggedAcceptor, error) {
 		return nil, err
 	}
 	st, _ := a.s.cached()
-	w, recs, err := openWAL(path+".wal", st.walLSN, o.withDefaults().NoSync)
+	w, recs, err := openWAL(path+".wal", st.walLSN, uint32(st.walSalt), o.withDefaults().NoSync)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -151,7 +152,8 @@ func (l *LoggedAcceptor) checkpoint() error {
 	promised := l.st.promised
 	l.mu.Unlock()
 	slices.SortFunc(entries, func(a, b replog.Entry) int { return cmp.Compare(a.Slot, b.Slot) })
-	if err := l.a.save(promised, entries, l.w.lsn); err != nil {
+	salt := rand.Uint32() // for the records of the next pass
+	if err := l.a.save(promised, entries, &walMark{lsn: l.w.lsn, salt: uint64(salt)}); err != nil {
 		return err
 	}
 	st, err := l.a.s.cached()
@@ -162,7 +164,7 @@ func (l *LoggedAcceptor) checkpoint() error {
 	clear(l.overlay)
 	l.st = st
 	l.mu.Unlock()
-	l.w.rewind()
+	l.w.rewind(salt)
 	return nil
 }
 

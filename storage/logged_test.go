@@ -237,3 +237,26 @@ func TestLoggedAcceptorDamagedLength(t *testing.T) {
 		t.Errorf("open with a damaged length before good records: %v, want ErrCorrupt", err)
 	}
 }
+
+// TestLoggedAcceptorCompactFirst: a Compact before any Save checkpoints an
+// empty write-ahead file; the Saves after it survive a crash (the salt of
+// their records is the one the checkpoint recorded).
+func TestLoggedAcceptorCompactFirst(t *testing.T) {
+	path := tempPath(t, "a.db")
+	l := openLogged(t, path)
+	if err := l.Compact(5); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Save(201, []replog.Entry{entry(6, 201), entry(7, 201)}); err != nil {
+		t.Fatal(err)
+	}
+	crash(t, l)
+	l = openLogged(t, path)
+	defer l.Close()
+	if got, _ := l.Accepted(0, 0); !slices.Equal(got, []replog.Entry{entry(6, 201), entry(7, 201)}) {
+		t.Errorf("after compact, save, crash: %v, want slots 6 and 7", got)
+	}
+	if p, _ := l.Promised(); p != 201 {
+		t.Errorf("Promised = %d, want 201", p)
+	}
+}

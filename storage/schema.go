@@ -31,6 +31,7 @@ var (
 	keyAcceptedTop   = []byte("accepted_top")   // acceptor: highest slot ever accepted + 1
 	keyCompacted     = []byte("compacted")      // acceptor: slots below are deleted
 	keyWALApplied    = []byte("wal_applied")    // acceptor: last write-ahead record in the file (wal.go)
+	keyWALSalt       = []byte("wal_salt")       // acceptor: CRC salt of the write-ahead records after it
 	keyCommit        = []byte("commit")         // learner: first slot not in the log
 )
 

@@ -21,7 +21,10 @@ import (
 //	record  = length:uint32 crc:uint32 lsn:uint64 payload   (little-endian)
 //	payload = promised:uvarint count:uvarint (slot:uvarint entry-record)*
 //
-// length counts lsn and payload; crc is the Castagnoli CRC of them. Records
+// length counts lsn and payload; crc is the Castagnoli CRC of a 4-byte salt
+// followed by them. The salt is drawn at each checkpoint and kept in bbolt
+// with keyWALApplied (keyWALSalt), so records of an older pass, or bytes of
+// a client value that look like a record, do not check out. Records
 // carry consecutive LSNs. Replay starts at the record after keyWALApplied
 // and stops at the first record that is short, fails its CRC or does not
 // carry the next LSN: a torn write at the tail (never acknowledged), or a
@@ -38,12 +41,18 @@ const (
 
 var walTable = crc32.MakeTable(crc32.Castagnoli)
 
+// walCRC is the checksum of a record's body under salt.
+func walCRC(salt uint32, body []byte) uint32 {
+	return crc32.Update(crc32.Checksum(binary.LittleEndian.AppendUint32(nil, salt), walTable), walTable, body)
+}
+
 // wal is the write-ahead file of one acceptor. Not safe for concurrent use.
 type wal struct {
 	f      *os.File
 	path   string
 	off    int64  // where the next record goes
 	lsn    uint64 // LSN of the last record written
+	salt   uint32 // CRC salt of this pass
 	noSync bool
 	buf    []byte
 }
@@ -57,7 +66,7 @@ type walRecord struct {
 
 // openWAL opens (creating if needed) the write-ahead file at path and returns
 // the records after applied, in order.
-func openWAL(path string, applied uint64, noSync bool) (*wal, []walRecord, error) {
+func openWAL(path string, applied uint64, salt uint32, noSync bool) (*wal, []walRecord, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage: %w", err)
@@ -67,12 +76,12 @@ func openWAL(path string, applied uint64, noSync bool) (*wal, []walRecord, error
 		f.Close()
 		return nil, nil, fmt.Errorf("storage: read %s: %w", path, err)
 	}
-	recs, end, err := replayWAL(data, applied)
+	recs, end, err := replayWAL(data, applied, salt)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("storage: open %s: %w: %v", path, ErrCorrupt, err)
 	}
-	w := &wal{f: f, path: path, off: end, lsn: applied + uint64(len(recs)), noSync: noSync}
+	w := &wal{f: f, path: path, off: end, lsn: applied + uint64(len(recs)), salt: salt, noSync: noSync}
 	if err := w.preallocate(int64(len(data))); err != nil {
 		f.Close()
 		return nil, nil, err
@@ -105,18 +114,18 @@ func (w *wal) preallocate(size int64) error {
 
 // replayWAL decodes the records of data that follow applied and returns
 // them with the offset after the last one.
-func replayWAL(data []byte, applied uint64) ([]walRecord, int64, error) {
+func replayWAL(data []byte, applied uint64, salt uint32) ([]walRecord, int64, error) {
 	var recs []walRecord
 	off := 0
 	for {
-		r, n, ok := parseWALRecord(data[off:], applied+uint64(len(recs))+1)
+		r, n, ok := parseWALRecord(data[off:], applied+uint64(len(recs))+1, salt)
 		if !ok {
 			// A torn tail, or the end of this pass. Damage, if a good
 			// record with the next LSN is anywhere after it (its length
 			// field may be what was damaged): no such record was ever
 			// written when the crash tore this one.
 			next := applied + uint64(len(recs)) + 2
-			if p := findWALRecord(data, off+1, next); p >= 0 {
+			if p := findWALRecord(data, off+1, next, salt); p >= 0 {
 				return nil, 0, fmt.Errorf("write-ahead record %d at offset %d is damaged and record %d follows it at offset %d",
 					next-1, off, next, p)
 			}
@@ -129,12 +138,12 @@ func replayWAL(data []byte, applied uint64) ([]walRecord, int64, error) {
 
 // findWALRecord returns the offset of a good record carrying lsn at or after
 // from, or -1.
-func findWALRecord(data []byte, from int, lsn uint64) int {
+func findWALRecord(data []byte, from int, lsn uint64, salt uint32) int {
 	for p := from; p+walHeader <= len(data); p++ {
 		if binary.LittleEndian.Uint64(data[p+8:]) != lsn {
 			continue
 		}
-		if _, _, ok := parseWALRecord(data[p:], lsn); ok {
+		if _, _, ok := parseWALRecord(data[p:], lsn, salt); ok {
 			return p
 		}
 	}
@@ -144,7 +153,7 @@ func findWALRecord(data []byte, from int, lsn uint64) int {
 // parseWALRecord decodes the record at the start of b if it is whole, has a
 // good CRC and carries lsn. n is the record's length when its header is
 // readable (even if the record is bad), else 0.
-func parseWALRecord(b []byte, lsn uint64) (r walRecord, n int, ok bool) {
+func parseWALRecord(b []byte, lsn uint64, salt uint32) (r walRecord, n int, ok bool) {
 	if len(b) < walHeader {
 		return r, 0, false
 	}
@@ -157,7 +166,7 @@ func parseWALRecord(b []byte, lsn uint64) (r walRecord, n int, ok bool) {
 		return r, 0, false
 	}
 	body := b[8:n]
-	if crc32.Checksum(body, walTable) != binary.LittleEndian.Uint32(b[4:]) ||
+	if walCRC(salt, body) != binary.LittleEndian.Uint32(b[4:]) ||
 		binary.LittleEndian.Uint64(body) != lsn {
 		return r, n, false
 	}
@@ -188,7 +197,7 @@ func (w *wal) append(promised replog.Ballot, entries []replog.Entry) (uint64, er
 		return 0, fmt.Errorf("storage: save of %d bytes: the limit is %d", len(b)-8, walMaxRecord)
 	}
 	binary.LittleEndian.PutUint32(b, uint32(len(b)-8))
-	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:], walTable))
+	binary.LittleEndian.PutUint32(b[4:], walCRC(w.salt, b[8:]))
 	if cap(b) <= 1<<20 {
 		w.buf = b
 	} else {
@@ -207,9 +216,10 @@ func (w *wal) append(promised replog.Ballot, entries []replog.Entry) (uint64, er
 	return w.lsn, nil
 }
 
-// rewind makes the next record go to the start of the file: call it once
-// every record so far is in the bbolt file, durably.
-func (w *wal) rewind() { w.off = 0 }
+// rewind makes the next record go to the start of the file, under salt:
+// call it once every record so far is in the bbolt file, durably, with salt
+// recorded for the records after them.
+func (w *wal) rewind(salt uint32) { w.off, w.salt = 0, salt }
 
 func (w *wal) size() int64 {
 	fi, err := w.f.Stat()
