@@ -59,10 +59,7 @@ func newLearnerRole(s *Server, cfg replog.Config) (*learnerRole, error) {
 	}
 	l := &learnerRole{s: s, core: core, store: st, changed: make(chan struct{})}
 	l.commit.Store(core.Commit())
-	if err := l.countValues(); err != nil {
-		st.Close()
-		return nil, err
-	}
+	l.values.Store(st.Stats().Values) // the store keeps the count
 	s.drv = newDriver(core, s.cfg.Tick, s.log)
 	s.drv.save = func(rd *replog.Ready) error {
 		if len(rd.Chosen) == 0 {
@@ -105,27 +102,6 @@ func newLearnerRole(s *Server, cfg replog.Config) (*learnerRole, error) {
 	return l, nil
 }
 
-// countValues counts the client values already in the log (start-up).
-func (l *learnerRole) countValues() error {
-	var n uint64
-	for from := uint64(0); ; {
-		es, err := l.store.Chosen(from, 4096)
-		if err != nil {
-			return err
-		}
-		for _, e := range es {
-			if !e.Dup && !e.Command.IsNoop() {
-				n++
-			}
-		}
-		if len(es) < 4096 {
-			break
-		}
-		from = es[len(es)-1].Slot + 1
-	}
-	l.values.Store(n)
-	return nil
-}
 
 func (l *learnerRole) apply(rd *replog.Ready) {
 	l.gaps.Store(l.core.Gaps())

@@ -36,6 +36,7 @@ type BufferedLearner struct {
 	commit  uint64               // first slot in neither the file nor pending
 	pending []replog.ChosenEntry // slots [commit-len(pending), commit)
 	bytes   int                  // values and request IDs in pending
+	values  uint64               // entries of pending that count as client values
 	first   map[string]uint64    // request ID → slot of first copies in pending
 	gen     uint64               // bumped when Sync moves pending to the file
 }
@@ -74,6 +75,9 @@ func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
 	}
 	for _, e := range entries {
 		b.bytes += len(e.Command.Value) + len(e.Command.RequestID)
+		if counts(e) {
+			b.values++
+		}
 		if !e.Dup && e.Command.RequestID != "" {
 			if _, ok := b.first[e.Command.RequestID]; !ok {
 				b.first[e.Command.RequestID] = e.Slot
@@ -108,6 +112,9 @@ func (b *BufferedLearner) Sync() error {
 	defer b.mu.Unlock()
 	for _, e := range batch {
 		b.bytes -= len(e.Command.Value) + len(e.Command.RequestID)
+		if counts(e) {
+			b.values--
+		}
 		if b.first[e.Command.RequestID] == e.Slot {
 			delete(b.first, e.Command.RequestID)
 		}
@@ -169,12 +176,14 @@ func (b *BufferedLearner) FirstSlot(requestID string) (uint64, bool, error) {
 	}
 }
 
-// Stats returns the store's counters; Commit counts buffered entries.
+// Stats returns the store's counters; Commit and Values count buffered
+// entries. While a Sync runs, Values may count its entries twice.
 func (b *BufferedLearner) Stats() LearnerStats {
 	st := b.l.Stats()
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	st.Commit = b.commit
-	b.mu.Unlock()
+	st.Values += b.values
 	return st
 }
 

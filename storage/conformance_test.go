@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/paxos-go/paxos/replog"
 )
 
@@ -263,6 +265,9 @@ func testFirstSlot(t *testing.T, im impl) {
 	if got, err := l.Chosen(0, 0); err != nil || !slices.Equal(got, log) {
 		t.Errorf("Chosen(0, 0) = %+v, %v; want %+v", got, err, log)
 	}
+	if st := l.Stats(); st.Values != 3 { // a, b, c: no no-op, no retry
+		t.Errorf("Stats().Values = %d, want 3", st.Values)
+	}
 }
 
 func testChosen(t *testing.T, im impl) {
@@ -423,11 +428,27 @@ func TestReopen(t *testing.T) {
 	if slot, ok, err := l.FirstSlot("r1"); err != nil || !ok || slot != 1 {
 		t.Errorf("FirstSlot(r1) = %d, %v, %v; want 1", slot, ok, err)
 	}
-	if st := l.Stats(); st.Commit != 5 || st.Path != lp || st.SizeBytes <= 0 {
-		t.Errorf("learner Stats = %+v", st)
+	// Values: slots 0-2 (3 is a later copy of r1, 4 a no-op).
+	if st := l.Stats(); st.Commit != 5 || st.Values != 3 || st.Path != lp || st.SizeBytes <= 0 {
+		t.Errorf("learner Stats = %+v, want commit 5, 3 values", st)
 	}
 	if err := l.Append(run(5, 6)); err != nil {
 		t.Errorf("Append at the reopened commit: %v", err)
+	}
+	if st := l.Stats(); st.Values != 4 {
+		t.Errorf("after one more value: Values = %d, want 4", st.Values)
+	}
+
+	// A file from before the count was kept is counted once at open.
+	if err := l.s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyValues) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, OpenLearner, lp, nil)
+	if st := l.Stats(); st.Values != 4 {
+		t.Errorf("a file without the count: Values = %d after open, want 4", st.Values)
 	}
 }
 

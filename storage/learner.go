@@ -23,6 +23,7 @@ type Learner struct {
 // LearnerStats describes a learner store for monitoring.
 type LearnerStats struct {
 	Commit    uint64 // first slot not in the log
+	Values    uint64 // client values in the log: no no-ops, no later copies of a request
 	SizeBytes int64  // file size; 0 for a memory store
 	Path      string // file path; "" for a memory store
 }
@@ -31,7 +32,11 @@ type LearnerStats struct {
 // that the bbolt and memory learners share.
 type learnerState struct {
 	commit uint64
+	values uint64 // entries that are neither no-ops nor duplicates
 }
+
+// counts reports whether e counts as a client value.
+func counts(e replog.ChosenEntry) bool { return !e.Dup && !e.Command.IsNoop() }
 
 // maxRequestID is the longest request ID a learner can index.
 const maxRequestID = bolt.MaxKeySize
@@ -65,6 +70,11 @@ func (st *learnerState) append(entries []replog.ChosenEntry, put func(replog.Cho
 		}
 	}
 	st.commit += uint64(len(entries))
+	for _, e := range entries {
+		if counts(e) {
+			st.values++
+		}
+	}
 	return nil
 }
 
@@ -74,8 +84,26 @@ func (st *learnerState) append(entries []replog.ChosenEntry, put func(replog.Cho
 func OpenLearner(path string, o *Options) (*Learner, error) {
 	buckets := [][]byte{bucketMeta, bucketChosen, bucketRequests}
 	s, err := open(path, o, buckets, func(st *learnerState, tx *bolt.Tx) (err error) {
-		st.commit, err = getUint64(tx.Bucket(bucketMeta), keyCommit)
-		return err
+		meta := tx.Bucket(bucketMeta)
+		if st.commit, err = getUint64(meta, keyCommit); err != nil {
+			return err
+		}
+		if meta.Get(keyValues) != nil || st.commit == 0 {
+			st.values, err = getUint64(meta, keyValues)
+			return err
+		}
+		// A file from before the count was kept: count once, keep it.
+		err = scan(tx.Bucket(bucketChosen), 0, 0, func(slot uint64, v []byte) error {
+			c, err := decodeChosen(slot, v)
+			if counts(c) {
+				st.values++
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return putUint64(meta, keyValues, st.values)
 	})
 	if err != nil {
 		return nil, err
@@ -150,14 +178,18 @@ func (l *Learner) Append(entries []replog.ChosenEntry) error {
 		if err != nil {
 			return err
 		}
-		return putUint64(tx.Bucket(bucketMeta), keyCommit, st.commit)
+		meta := tx.Bucket(bucketMeta)
+		if err := putUint64(meta, keyCommit, st.commit); err != nil {
+			return err
+		}
+		return putUint64(meta, keyValues, st.values)
 	})
 }
 
 // Stats returns the store's counters; it does not scan the file.
 func (l *Learner) Stats() LearnerStats {
 	l.s.mu.Lock()
-	st := LearnerStats{Commit: l.s.state.commit}
+	st := LearnerStats{Commit: l.s.state.commit, Values: l.s.state.values}
 	l.s.mu.Unlock()
 	st.SizeBytes, st.Path = l.s.size(), l.s.path
 	return st

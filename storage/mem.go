@@ -226,5 +226,5 @@ func (l *MemLearner) Append(entries []replog.ChosenEntry) error {
 func (l *MemLearner) Stats() LearnerStats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return LearnerStats{Commit: l.st.commit}
+	return LearnerStats{Commit: l.st.commit, Values: l.st.values}
 }

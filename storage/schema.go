@@ -33,6 +33,7 @@ var (
 	keyWALApplied    = []byte("wal_applied")    // acceptor: last write-ahead record in the file (wal.go)
 	keyWALSalt       = []byte("wal_salt")       // acceptor: CRC salt of the write-ahead records after it
 	keyCommit        = []byte("commit")         // learner: first slot not in the log
+	keyValues        = []byte("values")         // learner: client values in the log (no no-ops, no duplicates)
 )
 
 // recordVersion is the first byte of every entry record.
