@@ -117,13 +117,15 @@ type batchItem struct {
 }
 
 type batchOutcome struct {
-	res proposeResponse
-	err error
+	res    proposeResponse
+	err    error
+	failed string // when the whole batch failed: the proposer it was sent to
 }
 
 // submit proposes cmd in the next batch and waits for its outcome (or ctx).
-// An error means the batch could not place it: try the one-by-one way.
-func (b *batcher) submit(ctx context.Context, cmd replog.Command) (proposeResponse, error) {
+// An error means the batch could not place it: try the one-by-one way, and
+// if failed is set, at the other proposers first.
+func (b *batcher) submit(ctx context.Context, cmd replog.Command) (res proposeResponse, failed string, err error) {
 	it := &batchItem{cmd: cmd, done: make(chan batchOutcome, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, it)
@@ -137,9 +139,9 @@ func (b *batcher) submit(ctx context.Context, cmd replog.Command) (proposeRespon
 	}
 	select {
 	case o := <-it.done:
-		return o.res, o.err
+		return o.res, o.failed, o.err
 	case <-ctx.Done():
-		return proposeResponse{}, ctx.Err()
+		return proposeResponse{}, "", ctx.Err()
 	}
 }
 
@@ -176,18 +178,18 @@ func (b *batcher) run() {
 // post proposes batch at the likely leader and delivers every outcome.
 func (b *batcher) post(batch []*batchItem) {
 	var resp batchResponse
+	var to string
 	err := errors.New("no proposer address known")
 	if order := b.c.s.proposerOrder(); len(order) > 0 {
+		to = order[0]
 		req := batchRequest{Commands: make([]proposeRequest, len(batch))}
 		for i, it := range batch {
 			req.Commands[i] = proposeRequest{Value: &it.cmd.Value, ClientID: it.cmd.ClientID, RequestID: it.cmd.RequestID}
 		}
 		body, _ := json.Marshal(req)
-		// Half the callers' time: a batch waits behind other writes at a
-		// busy leader (giving up early would resend all of it one by one
-		// to the same leader), and a dead leader leaves the other half
-		// for the one-by-one way to the next one.
-		ctx, cancel := context.WithTimeout(context.Background(), max(b.c.s.cfg.RequestTimeout/2, 250*time.Millisecond))
+		// One attempt's time, as for one command: a leader that does not
+		// answer is left to the one-by-one way, which tries the others.
+		ctx, cancel := b.c.s.attempt(context.Background())
 		err = b.c.s.postJSON(ctx, order[0], batchPath, body, nil, &resp)
 		cancel()
 		if err == nil && len(resp.Results) != len(batch) {
@@ -197,7 +199,7 @@ func (b *batcher) post(batch []*batchItem) {
 	for i, it := range batch {
 		switch {
 		case err != nil:
-			it.done <- batchOutcome{err: err}
+			it.done <- batchOutcome{err: err, failed: to}
 		case resp.Results[i].Error != "":
 			it.done <- batchOutcome{err: errors.New(resp.Results[i].Error)}
 		default:

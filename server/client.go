@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,15 +94,23 @@ func (c *clientRole) handleSend(w http.ResponseWriter, r *http.Request, _ httpro
 // one answers or ctx ends. Every attempt carries the same request ID, so a
 // value is chosen at most once whatever fails in between.
 func (c *clientRole) send(ctx context.Context, cmd replog.Command) (proposeResponse, error) {
-	if res, err := c.batch.submit(ctx, cmd); err == nil {
+	res, failed, err := c.batch.submit(ctx, cmd)
+	if err == nil {
 		c.leader.Store(uint64(res.ProposerID))
 		return res, nil
 	}
-	// The batch could not place it: one by one, with the same request ID.
+	// The batch could not place it: one by one, with the same request ID,
+	// first at the proposers the batch did not fail at.
 	body, _ := json.Marshal(map[string]any{"value": cmd.Value, "client_id": cmd.ClientID, "request_id": cmd.RequestID})
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		for _, addr := range c.s.proposerOrder() {
+		order := c.s.proposerOrder()
+		if attempt == 0 && failed != "" {
+			if i := slices.Index(order, failed); i >= 0 {
+				order = append(append(order[:i:i], order[i+1:]...), failed)
+			}
+		}
+		for _, addr := range order {
 			var res proposeResponse
 			actx, cancel := c.s.attempt(ctx)
 			err := c.s.postJSON(actx, addr, "/propose", body, nil, &res)

@@ -102,7 +102,6 @@ func newLearnerRole(s *Server, cfg replog.Config) (*learnerRole, error) {
 	return l, nil
 }
 
-
 func (l *learnerRole) apply(rd *replog.Ready) {
 	l.gaps.Store(l.core.Gaps())
 	if len(rd.Chosen) == 0 {

@@ -37,7 +37,8 @@ type (
 
 // The tests open many write-ahead files: 64 KiB of zeros each is enough
 // to exercise the preallocation.
-func init() { walPrealloc = 64 << 10 }
+// A smaller record bound makes the tests of big Saves cheap.
+func init() { walPrealloc, walMaxRecord = 64<<10, 1<<20 }
 
 // tempPath returns the path of a new file name in a fresh temporary folder.
 func tempPath(t testing.TB, name string) string { return filepath.Join(t.TempDir(), name) }

@@ -198,7 +198,7 @@ func TestLoggedAcceptorBigSave(t *testing.T) {
 	var es []replog.Entry
 	for s := range uint64(5) {
 		e := entry(s, 301)
-		e.Command.Value = string(make([]byte, walMaxRecord/4)) // 5 x 16 MiB: over one record
+		e.Command.Value = string(make([]byte, walMaxRecord/4)) // 5 x a quarter record: more than one
 		es = append(es, e)
 	}
 	if err := l.Save(301, es); err != nil {
