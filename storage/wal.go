@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -70,7 +71,12 @@ func openWAL(path string, applied uint64, salt uint32, noSync bool) (*wal, []wal
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage: %w", err)
 	}
-	data, err := io.ReadAll(f)
+	var data []byte
+	fi, err := f.Stat()
+	if err == nil {
+		data = make([]byte, fi.Size())
+		_, err = io.ReadFull(f, data)
+	}
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("storage: read %s: %w", path, err)
@@ -138,10 +144,14 @@ func replayWAL(data []byte, applied uint64, salt uint32) ([]walRecord, int64, er
 // findWALRecord returns the offset of a good record carrying lsn at or after
 // from, or -1.
 func findWALRecord(data []byte, from int, lsn uint64, salt uint32) int {
+	pattern := binary.LittleEndian.AppendUint64(nil, lsn)
 	for p := from; p+walHeader <= len(data); p++ {
-		if binary.LittleEndian.Uint64(data[p+8:]) != lsn {
-			continue
+		// The LSN sits 8 bytes into a record: find it the fast way.
+		i := bytes.Index(data[p+8:], pattern)
+		if i < 0 {
+			return -1
 		}
+		p += i
 		if _, _, ok := parseWALRecord(data[p:], lsn, salt); ok {
 			return p
 		}
