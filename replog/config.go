@@ -123,10 +123,17 @@ func (c *Config) Validate() error {
 // fit returns how many of entries, from the first, fit in one message: at
 // most limit entries and MaxMsgBytes of values, and always at least one.
 func (c *Config) fit(entries []Entry, limit int) int {
+	return Fit(len(entries), limit, c.MaxMsgBytes, func(i int) int { return entries[i].Command.Size() })
+}
+
+// Fit returns how many of the first count items go in one batch: at most
+// limit of them (no bound when limit <= 0), and no more than maxBytes by
+// size(i), item i's size; the first item always goes, whatever its size.
+func Fit(count, limit, maxBytes int, size func(i int) int) int {
 	n, bytes := 0, 0
-	for n < len(entries) && n < limit {
-		bytes += entries[n].Command.size()
-		if n > 0 && bytes > c.MaxMsgBytes {
+	for n < count && (limit <= 0 || n < limit) {
+		bytes += size(n)
+		if n > 0 && bytes > maxBytes {
 			break
 		}
 		n++

@@ -38,8 +38,8 @@ type Command struct {
 	Value     string `json:"value"`
 }
 
-// size is roughly what c costs in a message, for the byte budgets.
-func (c Command) size() int { return len(c.RequestID) + len(c.Value) + 24 }
+// Size is roughly what c costs in a message or a record, for byte budgets.
+func (c Command) Size() int { return len(c.RequestID) + len(c.Value) + 24 }
 
 // IsNoop reports whether c is the no-op command.
 func (c Command) IsNoop() bool { return c.RequestID == "" && c.Value == "" }

@@ -151,15 +151,7 @@ func (b *batcher) run() {
 		// Let the handlers that are ready queue their commands first.
 		runtime.Gosched()
 		b.mu.Lock()
-		n, size := 0, 0
-		for n < len(b.queue) && n < maxBatchCommands {
-			c := b.queue[n].cmd
-			size += len(c.Value) + len(c.RequestID) + 64
-			if n > 0 && size > maxBatchBytes {
-				break
-			}
-			n++
-		}
+		n := replog.Fit(len(b.queue), maxBatchCommands, maxBatchBytes, func(i int) int { return b.queue[i].cmd.Size() })
 		if n == 0 {
 			b.running--
 			b.mu.Unlock()

@@ -164,16 +164,13 @@ func (t *httpTransport) sendAll(to replog.ID, sc *streamConn, batch []replog.Mes
 		}
 	}
 	for len(batch) > 0 {
-		n, size := 0, 0
-		for n < len(batch) {
-			for _, e := range batch[n].Entries {
-				size += len(e.Command.Value) + len(e.Command.RequestID) + 16
+		n := replog.Fit(len(batch), 0, maxFrameBytes, func(i int) int {
+			size := 0
+			for _, e := range batch[i].Entries {
+				size += e.Command.Size()
 			}
-			if n > 0 && size > maxFrameBytes {
-				break
-			}
-			n++
-		}
+			return size
+		})
 		sc.buf = encodeBatch(append(sc.buf[:0], 0, 0, 0, 0), batch[:n])
 		if err := sc.write(sc.buf); err != nil {
 			return sc, err

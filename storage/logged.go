@@ -108,14 +108,7 @@ func (l *LoggedAcceptor) Save(promised replog.Ballot, entries []replog.Entry) er
 	// the promise goes in the first, so a crash between them leaves the
 	// promise and some of the accepts, as if the rest never arrived.
 	for first := true; first || len(entries) > 0; first = false {
-		n, size := 0, 0
-		for n < len(entries) {
-			size += len(entries[n].Command.Value) + len(entries[n].Command.RequestID) + 64
-			if n > 0 && size > walMaxRecord/2 {
-				break
-			}
-			n++
-		}
+		n := replog.Fit(len(entries), 0, walMaxRecord/2, func(i int) int { return entries[i].Command.Size() })
 		p := promised
 		if !first {
 			p = 0
