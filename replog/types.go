@@ -62,6 +62,10 @@ type ChosenEntry struct {
 	FirstSlot uint64 `json:"first_slot"`
 }
 
+// IsValue reports whether c is a client value of the log: not a no-op and
+// not a later copy of a request.
+func (c ChosenEntry) IsValue() bool { return !c.Dup && !c.Command.IsNoop() }
+
 // MsgType is the kind of a Message.
 type MsgType uint8
 

@@ -108,7 +108,7 @@ func (l *learnerRole) apply(rd *replog.Ready) {
 		return
 	}
 	for _, e := range rd.Chosen {
-		if !e.Dup && !e.Command.IsNoop() {
+		if e.IsValue() {
 			l.values.Add(1)
 		}
 	}

@@ -75,7 +75,7 @@ func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
 	}
 	for _, e := range entries {
 		b.bytes += len(e.Command.Value) + len(e.Command.RequestID)
-		if counts(e) {
+		if e.IsValue() {
 			b.values++
 		}
 		if !e.Dup && e.Command.RequestID != "" {
@@ -112,7 +112,7 @@ func (b *BufferedLearner) Sync() error {
 	defer b.mu.Unlock()
 	for _, e := range batch {
 		b.bytes -= len(e.Command.Value) + len(e.Command.RequestID)
-		if counts(e) {
+		if e.IsValue() {
 			b.values--
 		}
 		if b.first[e.Command.RequestID] == e.Slot {

@@ -35,9 +35,6 @@ type learnerState struct {
 	values uint64 // entries that are neither no-ops nor duplicates
 }
 
-// counts reports whether e counts as a client value.
-func counts(e replog.ChosenEntry) bool { return !e.Dup && !e.Command.IsNoop() }
-
 // maxRequestID is the longest request ID a learner can index.
 const maxRequestID = bolt.MaxKeySize
 
@@ -71,7 +68,7 @@ func (st *learnerState) append(entries []replog.ChosenEntry, put func(replog.Cho
 	}
 	st.commit += uint64(len(entries))
 	for _, e := range entries {
-		if counts(e) {
+		if e.IsValue() {
 			st.values++
 		}
 	}
@@ -95,7 +92,7 @@ func OpenLearner(path string, o *Options) (*Learner, error) {
 		// A file from before the count was kept: count once, keep it.
 		err = scan(tx.Bucket(bucketChosen), 0, 0, func(slot uint64, v []byte) error {
 			c, err := decodeChosen(slot, v)
-			if counts(c) {
+			if c.IsValue() {
 				st.values++
 			}
 			return err
