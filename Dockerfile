@@ -5,8 +5,8 @@
 #
 #   make image          # = make build && docker build -t paxos:local .
 #
-# With a registry at hand, Dockerfile.multistage builds them in a golang
-# image instead (docker build -f Dockerfile.multistage -t paxos:local .).
+# Dockerfile.multistage builds them in a golang image instead: that is what
+# a bare "docker compose up" on a fresh clone (no bin/) does.
 #
 # The image holds /paxosd, /paxosctl (when bin/paxosctl was built) and an
 # empty /data for the node's bbolt file; docker-compose.yml bind-mounts
@@ -23,6 +23,10 @@ WORKDIR /data
 VOLUME ["/data"]
 
 ENV DATA_DIR=/data
+# scratch has no PATH of its own and the binaries sit at /: with / on the
+# PATH, "docker exec proposer1 paxosctl status" finds paxosctl (the Compose
+# file tells it where the cluster is: PAXOSCTL_ENDPOINTS).
+ENV PATH=/
 
 # The Compose file sets its own, faster healthcheck; this one serves
 # "docker run". paxosd health reads PORT (or NODE_ID) from the environment.

@@ -16,6 +16,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
+
+	"github.com/paxos-go/paxos/api"
+	"github.com/paxos-go/paxos/client"
 )
 
 // Bounds of bench's flags: a benchmark always ends, and stays a client's
@@ -42,7 +45,14 @@ passed. It prints throughput and latency percentiles of the chosen values.
 GET /status, and followed when the leader changes); --target client sends
 POST /send to the client nodes, round-robin. A failed attempt is retried
 with the same request ID (on the next client node, or the new leader), at
-most 5 times; the operation then counts as failed. --rate caps the total
+most 5 times; the operation then counts as failed.
+
+--protocol stream sends the same writes over client streams instead (Go
+package client: POST /client/stream upgraded, many writes in flight on one
+connection per node, no HTTP request per write); the package retries with
+the same request ID for up to 5 request timeouts. --protocol auto (the
+default) uses streams when the nodes serve them, HTTP otherwise; --protocol
+http always HTTP. The report's "via" says which. --rate caps the total
 rate (operations per second) across all workers.
 
 A progress bar runs on stderr when stderr is a terminal. The report is a
@@ -66,7 +76,7 @@ func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "bench",
 		Usage:       "load the cluster and report throughput and latency percentiles",
-		UsageText:   "paxosctl bench [--clients N] (--total N | --duration D) [--value-size B] [--target proposer|client] [--rate R]",
+		UsageText:   "paxosctl bench [--clients N] (--total N | --duration D) [--value-size B] [--target proposer|client] [--rate R] [--protocol stream|http|auto]",
 		Description: benchDescription,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "clients", Aliases: []string{"c"}, Value: 8, Usage: "`N` concurrent workers"},
@@ -75,6 +85,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "value-size", Value: 64, Usage: "size of each value in `BYTES`"},
 			&cli.StringFlag{Name: "target", Value: "client", Usage: "`TARGET`: proposer (POST /propose at the leader) or client (POST /send at the client nodes)"},
 			&cli.Float64Flag{Name: "rate", Usage: "at most `R` operations per second in total (0: as fast as possible)"},
+			&cli.StringFlag{Name: "protocol", Value: "auto", Usage: "`PROTOCOL`: stream (client streams), http (one request per write), or auto (stream when the nodes serve it)"},
 		},
 		Action: runBench,
 	}
@@ -88,11 +99,13 @@ type benchConfig struct {
 	ValueSize int
 	Target    string
 	Rate      float64
+	Protocol  string
 }
 
 func benchFlags(c *cli.Context) (benchConfig, error) {
 	cfg := benchConfig{Clients: c.Int("clients"), Total: c.Int64("total"), Duration: c.Duration("duration"),
-		ValueSize: c.Int("value-size"), Target: c.String("target"), Rate: c.Float64("rate")}
+		ValueSize: c.Int("value-size"), Target: c.String("target"), Rate: c.Float64("rate"),
+		Protocol: c.String("protocol")}
 	if c.NArg() > 0 {
 		return cfg, badInput("bench", "unexpected argument %q (bench takes only flags)", c.Args().First())
 	}
@@ -109,6 +122,8 @@ func benchFlags(c *cli.Context) (benchConfig, error) {
 		return cfg, badInput("bench", "--value-size %d: want 1 to %d bytes", cfg.ValueSize, benchMaxValueSize)
 	case cfg.Target != "proposer" && cfg.Target != "client":
 		return cfg, badInput("bench", "--target %q: want proposer or client", cfg.Target)
+	case cfg.Protocol != "auto" && cfg.Protocol != "stream" && cfg.Protocol != "http":
+		return cfg, badInput("bench", "--protocol %q: want stream, http or auto", cfg.Protocol)
 	case cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0):
 		return cfg, badInput("bench", "--rate %v: want 0 or a positive rate", cfg.Rate)
 	}
@@ -223,6 +238,9 @@ type bencher struct {
 	clients []string
 	rr      atomic.Uint64
 
+	// --protocol stream: the clients of the streams (openStreams).
+	streams []*client.Client
+
 	// --target proposer: the leader's address, found and refreshed by
 	// findLeader.
 	leader     atomic.Pointer[string]
@@ -243,6 +261,9 @@ func runBench(c *cli.Context) error {
 	ctx := c.Context
 	b := &bencher{env: env, cfg: cfg, errors: map[string]int{}}
 	b.topo = env.client.discover(ctx)
+	if b.topo.Err != nil {
+		return failed("bench", b.topo.Err)
+	}
 
 	var via string
 	if cfg.Target == "client" {
@@ -261,11 +282,30 @@ func runBench(c *cli.Context) error {
 		}
 		via = strings.Join(b.clients, ", ")
 	} else {
-		addr, err := b.findLeader(ctx)
+		addr, err := b.awaitLeader(ctx)
 		if err != nil {
 			return failed("bench", err)
 		}
 		via = "leader " + addr
+	}
+	if cfg.Protocol != "http" {
+		addrs := b.clients
+		if cfg.Target == "proposer" {
+			addrs = []string{*b.leader.Load()}
+			for _, n := range b.topo.role("proposer") {
+				if n.Addr != addrs[0] {
+					addrs = append(addrs, n.Addr)
+				}
+			}
+		}
+		ok, err := b.openStreams(ctx, addrs)
+		if err != nil {
+			return failed("bench", err)
+		}
+		defer b.closeStreams()
+		if ok {
+			via += " over client streams"
+		}
 	}
 
 	rep := b.run(ctx)
@@ -400,7 +440,10 @@ func (b *bencher) countErr(kind string) {
 
 // op runs one operation: up to benchAttempts tries with the same request ID.
 func (b *bencher) op(ctx context.Context, clientID uint64, id, value string) error {
-	body := map[string]any{"value": value, "client_id": clientID, "request_id": id}
+	if b.streams != nil {
+		return b.streamOp(ctx, clientID, id, value)
+	}
+	body := api.ProposeRequest{Value: value, ClientID: clientID, RequestID: id}
 	var last error
 	for attempt := range benchAttempts {
 		if attempt > 0 {
@@ -475,6 +518,19 @@ func (b *bencher) findLeader(ctx context.Context) (string, error) {
 	addr := l.Node.Addr
 	b.leader.Store(&addr)
 	return addr, nil
+}
+
+// awaitLeader is findLeader for the start of a run: a cluster that was
+// just started elects its leader within seconds, so bench waits for one
+// (up to the request timeout, --timeout) instead of failing at once.
+func (b *bencher) awaitLeader(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(b.env.client.timeout)
+	for {
+		addr, err := b.findLeader(ctx)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return addr, err
+		}
+	}
 }
 
 // forgetLeader drops addr as the leader, so the next operation looks again.

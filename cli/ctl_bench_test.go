@@ -148,3 +148,21 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench --duration: code %d, stdout\n%s", code, out)
 	}
 }
+
+// TestBenchWaitsForLeader: a cluster just started has no leader for a
+// moment; bench waits for one (up to --timeout) instead of failing at once
+// (bench-vs-etcd.sh lost its first leader runs to that).
+func TestBenchWaitsForLeader(t *testing.T) {
+	f := newFakeCluster(t)
+	f.do(func() { f.leader = 0 })
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		f.do(func() { f.leader = 1 })
+	}()
+	out, errOut, code := ctlRun(t, "", "--endpoints", f.endpoints(), "-w", "json",
+		"bench", "--clients", "2", "--total", "10", "--target", "proposer")
+	var r benchReport
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.OK != 10 {
+		t.Fatalf("bench while the leader is being elected: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

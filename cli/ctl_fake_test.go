@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/paxos-go/paxos/api"
 )
 
 // fakeCluster is a cluster of httptest nodes that speak the HTTP API of
@@ -40,6 +42,12 @@ type fakeCluster struct {
 	// that many more POST /propose calls.
 	moveLeaderAfter int
 	auth            []string // Authorization headers of POST requests
+	// electBearer, when set, is the only Authorization an election
+	// request may carry (401 otherwise), as a proposer with a secret.
+	electBearer string
+	// pageMax, when above 0, caps every page of the log at that many
+	// entries whatever the limit, as a learner's byte bound does.
+	pageMax int
 }
 
 // fakeNode is one node of a fakeCluster.
@@ -50,6 +58,7 @@ type fakeNode struct {
 	srv       *httptest.Server
 	down      bool
 	unhealthy string
+	alarms    []api.Alarm // what the node's views list (SPEC §9)
 }
 
 func (n *fakeNode) addr() string { return n.srv.Listener.Addr().String() }
@@ -182,21 +191,15 @@ func (f *fakeCluster) handler(n *fakeNode) http.Handler {
 		if r.Method == http.MethodPost {
 			f.auth = append(f.auth, r.Header.Get("Authorization"))
 		}
-		id := map[string]any{"id": n.id, "name": n.name, "role": n.role}
-		with := func(m map[string]any) map[string]any {
-			for k, v := range id {
-				m[k] = v
-			}
-			return m
-		}
+		node := api.Node{ID: n.id, Name: n.name, Role: n.role, Alarms: append([]api.Alarm{}, n.alarms...)}
 		path := r.URL.Path
 		switch {
 		case path == "/health":
 			if n.unhealthy != "" {
-				writeJSONTest(w, 503, with(map[string]any{"status": "unhealthy", "error": n.unhealthy}))
+				writeJSONTest(w, 503, api.Health{ID: n.id, Name: n.name, Role: n.role, Status: "unhealthy", Error: n.unhealthy, Alarms: node.Alarms})
 				return
 			}
-			writeJSONTest(w, 200, with(map[string]any{"status": "healthy"}))
+			writeJSONTest(w, 200, api.Health{ID: n.id, Name: n.name, Role: n.role, Status: "healthy", Alarms: node.Alarms})
 		case path == "/gossip/nodes":
 			nodes := map[string]any{}
 			for _, m := range f.nodes {
@@ -211,18 +214,14 @@ func (f *fakeCluster) handler(n *fakeNode) http.Handler {
 			}
 			writeJSONTest(w, 200, map[string]any{"total": len(nodes), "leader_id": f.leader, "nodes": nodes})
 		case n.role == "proposer" && (path == "/status" || path == "/view-logs"):
-			var cur any
-			if f.leader != 0 {
-				cur = f.leader
-			}
 			state := "follower"
 			if f.leader == n.id {
 				state = "leader"
 			}
-			writeJSONTest(w, 200, with(map[string]any{"state": state, "is_leader": f.leader == n.id,
-				"current_leader": cur, "in_election": false, "proposal_number": f.ballot, "chosen_slot": f.chosen(),
-				"next_slot": len(f.log), "acceptors_count": 3, "quorum": 2, "pending": 0,
-				"metrics": map[string]any{"proposals_total": 5, "proposals_chosen": 5, "proposals_failed": 1, "leader_changes": 1}}))
+			writeJSONTest(w, 200, api.ProposerView{Node: node, State: state, IsLeader: f.leader == n.id,
+				CurrentLeader: api.OptionalID(f.leader), ProposalNumber: f.ballot, ChosenSlot: f.chosen(),
+				NextSlot: uint64(len(f.log)), AcceptorsCount: 3, Quorum: 2,
+				Metrics: api.ProposerMetrics{ProposalsTotal: 5, ProposalsChosen: 5, ProposalsFailed: 1, LeaderChanges: 1}})
 		case n.role == "proposer" && path == "/propose":
 			var req struct {
 				Value            *string `json:"value"`
@@ -230,10 +229,14 @@ func (f *fakeCluster) handler(n *fakeNode) http.Handler {
 				IsLeaderElection bool    `json:"is_leader_election"`
 			}
 			_ = json.NewDecoder(r.Body).Decode(&req)
+			if req.IsLeaderElection && f.electBearer != "" && r.Header.Get("Authorization") != f.electBearer {
+				writeJSONTest(w, 401, map[string]any{"error": "unauthorized: force_election needs the client token or the cluster secret (Authorization: Bearer ...)"})
+				return
+			}
 			if req.IsLeaderElection {
 				f.leader = f.electTo
 				f.ballot = (f.ballot/100+1)*100 + f.electTo
-				writeJSONTest(w, 200, map[string]any{"status": "election_started", "proposer_id": n.id})
+				writeJSONTest(w, 200, api.ElectionStarted{Status: "election_started", ProposerID: n.id})
 				return
 			}
 			f.proposeCalls[n.name]++
@@ -244,11 +247,7 @@ func (f *fakeCluster) handler(n *fakeNode) http.Handler {
 				}
 			}
 			if f.leader != n.id {
-				var cur any
-				if f.leader != 0 {
-					cur = f.leader
-				}
-				writeJSONTest(w, 409, map[string]any{"error": "Not the leader", "current_leader": cur, "retry_suggested": true})
+				writeJSONTest(w, 409, api.Error{Error: api.NotLeaderText, CurrentLeader: &api.Leader{ID: f.leader}, RetrySuggested: true})
 				return
 			}
 			if req.Value == nil || *req.Value == "" {
@@ -258,19 +257,18 @@ func (f *fakeCluster) handler(n *fakeNode) http.Handler {
 			slot := f.add(*req.Value, req.RequestID)
 			writeJSONTest(w, 200, map[string]any{"status": "chosen", "slot": slot, "proposal_number": f.ballot, "proposer_id": n.id})
 		case n.role == "acceptor" && path == "/view-logs":
-			writeJSONTest(w, 200, with(map[string]any{"promised": f.ballot, "highest_promised_number": f.ballot,
-				"accepted_count": len(f.log), "last_accepted_slot": f.chosen(), "state": map[string]any{"max_promised": f.ballot},
-				"db_size_bytes": 32768, "metrics": map[string]any{"promises": 2, "accepts": len(f.log), "rejections": 0},
-				"logs": []string{"x"}}))
+			last := f.chosen()
+			node.Logs = []string{"x"}
+			writeJSONTest(w, 200, api.AcceptorView{Node: node, Promised: f.ballot, HighestPromisedNumber: f.ballot,
+				AcceptedCount: uint64(len(f.log)), LastAcceptedSlot: &last, State: api.AcceptorState{MaxPromised: f.ballot},
+				DBSizeBytes: 32768, Metrics: api.AcceptorMetrics{Promises: 2, Accepts: uint64(len(f.log))}})
 		case n.role == "learner" && path == "/view-logs":
-			var recent []map[string]any
+			var recent []api.RecentEntry
 			for _, e := range f.log {
-				recent = append(recent, map[string]any{"slot": e.Slot, "value": e.Value, "request_id": e.RequestID,
-					"noop": false, "duplicate": false})
+				recent = append(recent, api.RecentEntry{Slot: e.Slot, Value: e.Value, RequestID: e.RequestID})
 			}
-			writeJSONTest(w, 200, with(map[string]any{"learned_values_count": len(f.log), "recent_learned_values": recent,
-				"chosen_slot": f.chosen(), "gaps": 0, "db_size_bytes": 65536,
-				"metrics": map[string]any{"slots_learned": len(f.log)}}))
+			writeJSONTest(w, 200, api.LearnerView{Node: node, LearnedValuesCount: uint64(len(f.log)), RecentLearnedValues: recent,
+				ChosenSlot: f.chosen(), DBSizeBytes: 65536, Metrics: api.LearnerMetrics{SlotsLearned: uint64(len(f.log))}})
 		case n.role == "learner" && path == "/get-values", n.role == "client" && path == "/read":
 			f.serveLog(w, r, n)
 		case n.role == "client" && path == "/send":
@@ -290,10 +288,10 @@ func (f *fakeCluster) handler(n *fakeNode) http.Handler {
 				writeJSONTest(w, 504, map[string]any{"error": "timed out: value not confirmed", "request_id": req.RequestID})
 				return
 			}
-			writeJSONTest(w, 200, map[string]any{"status": "value sent", "slot": slot, "proposer_id": f.leader, "request_id": req.RequestID})
+			writeJSONTest(w, 200, api.SendResponse{Status: "value sent", Slot: slot, ProposerID: f.leader, RequestID: req.RequestID})
 		case n.role == "client" && path == "/view-logs":
-			writeJSONTest(w, 200, with(map[string]any{"current_leader": f.leader, "responses": len(f.sendCalls),
-				"metrics": map[string]any{"sent": len(f.sendCalls), "failed": 0, "notifications": 3}}))
+			writeJSONTest(w, 200, api.ClientView{Node: node, CurrentLeader: api.OptionalID(f.leader), Responses: len(f.sendCalls),
+				Metrics: api.ClientMetrics{Sent: uint64(len(f.sendCalls)), Notifications: 3}})
 		default:
 			writeJSONTest(w, 404, map[string]any{"error": "not found: " + path + " is not served by this " + n.role})
 		}
@@ -313,6 +311,9 @@ func (f *fakeCluster) serveLog(w http.ResponseWriter, r *http.Request, n *fakeNo
 	}
 	entries := []logEntry{}
 	next := from
+	if f.pageMax > 0 {
+		limit = min(limit, uint64(f.pageMax))
+	}
 	for _, e := range f.log {
 		if e.Slot < from || uint64(len(entries)) >= limit {
 			continue

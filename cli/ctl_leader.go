@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/paxos-go/paxos/api"
 )
 
 // electPoll is how often leader --elect asks the proposers for the outcome.
@@ -23,6 +25,13 @@ that was cut off), the higher ballot wins.
 or an address; default: any proposer that answers, a follower first) to
 campaign with a higher ballot, waits until a leader with a higher ballot than
 before is known (at most --timeout), and prints it.
+
+A forced election deposes even a healthy leader, so when the cluster has a
+client token or a cluster secret the proposers want one of them: paxosctl
+sends the client token (--token, CLIENT_TOKEN) or, without one, the cluster
+secret (--secret, CLUSTER_SECRET). A proposer starts at most one forced
+election per election timeout and answers 429 meanwhile; without a PROPOSER
+argument --elect then asks the next one.
 
 Exit status 1 when no leader is elected, 2 when no proposer answered.
 
@@ -70,6 +79,9 @@ func runLeader(c *cli.Context) error {
 	defer env.client.close()
 	ctx := c.Context
 	topo := env.client.discover(ctx)
+	if topo.Err != nil {
+		return failed("leader", topo.Err)
+	}
 	if len(topo.role("proposer")) == 0 {
 		return failed("leader", fmt.Errorf("no proposer known (%s)", topo.Source))
 	}
@@ -117,13 +129,16 @@ func runLeader(c *cli.Context) error {
 	var started ctlNode
 	var errs []error
 	for _, n := range chosen {
-		err := env.client.post(ctx, n.Addr, "/propose", map[string]any{"is_leader_election": true}, nil)
+		err := env.client.post(ctx, n.Addr, "/propose", api.ElectionRequest{IsLeaderElection: true}, nil)
 		if err == nil {
 			started = n
 			break
 		}
 		if errors.Is(err, context.Canceled) {
 			return failed("leader --elect", err)
+		}
+		if s := errStatus(err); s == 401 || s == 403 {
+			return failed("leader --elect", fmt.Errorf("%v (set --token or CLIENT_TOKEN, or --secret or CLUSTER_SECRET)", err))
 		}
 		errs = append(errs, err)
 	}
@@ -201,16 +216,13 @@ func printLeader(env *ctlEnv, l proposerState, ps []proposerState) error {
 	if id == 0 {
 		id = l.Node.ID
 	}
-	chosen := "-"
-	if l.View.ChosenSlot != nil {
-		chosen = strconv.FormatInt(*l.View.ChosenSlot, 10)
-	}
+	chosen := strconv.FormatInt(l.View.ChosenSlot, 10)
 	return env.out.print(result{
 		Header: []string{"NAME", "ID", "ADDRESS", "BALLOT", "CHOSEN"},
 		Rows: [][]string{{name, strconv.FormatUint(id, 10), l.Node.Addr,
 			strconv.FormatUint(l.View.ProposalNumber, 10), chosen}},
 		JSON: leaderJSON{Name: name, ID: id, Address: l.Node.Addr, Ballot: l.View.ProposalNumber,
-			ChosenSlot: l.View.ChosenSlot, NextSlot: l.View.NextSlot, Proposers: up},
+			ChosenSlot: &l.View.ChosenSlot, NextSlot: l.View.NextSlot, Proposers: up},
 	})
 }
 

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/paxos-go/paxos/api"
 )
 
 // sendRounds is how many times send goes through the client nodes for one
@@ -190,7 +192,7 @@ func (s *sender) send(ctx context.Context, value, id string) (sent, error) {
 		id = s.prefix + "-" + strconv.Itoa(s.seq)
 	}
 	what := fmt.Sprintf("send %s", quoteShort(value))
-	body := map[string]any{"value": value, "request_id": id}
+	body := api.ProposeRequest{Value: value, RequestID: id}
 	var errs []error
 	answered := false
 	for round := 0; round < sendRounds; round++ {

@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/paxos-go/paxos/api"
+	"github.com/paxos-go/paxos/replog"
 )
 
 const statusDescription = `status asks every node (found through gossip, or at the standard ports)
@@ -26,10 +31,14 @@ the others) and prints one row per node:
                               sends; a node that is not healthy: why
 
 then a summary: the leader, whether a quorum of acceptors is up, whether the
-learners are in sync (all up, at the same chosen slot as the leader).
+learners are in sync (all up, at the same chosen slot as the leader), and
+the active alarms: LEARNER_LAG (a learner's durable log is too far behind
+the chosen log) and NOSPACE (an acceptor's data or disk passed its bound),
+with the node that raised each and why.
 
-Exit status 1 when the cluster cannot make progress: no quorum of acceptors
-up, every learner down, or no proposer up; 2 when no node answered.
+Exit status 1 when the cluster cannot make progress (no quorum of acceptors
+up, every learner down, or no proposer up) or an alarm is active (writes may
+be refused); 2 when no node answered.
 
 Examples:
    paxosctl status
@@ -135,13 +144,15 @@ type summary struct {
 	Problems []string `json:"problems"`
 	// Answered is how many nodes answered at all.
 	Answered int `json:"nodes_answering"`
+	// Alarms are the active alarms the nodes list, one per alarm and node.
+	Alarms []api.Alarm `json:"alarms"`
 	// syncNote explains learners_in_sync in the summary line.
 	syncNote string
 }
 
 // summarize reads the cluster's state out of the nodes' answers.
 func summarize(states []nodeState) summary {
-	sum := summary{Problems: []string{}}
+	sum := summary{Problems: []string{}, Alarms: alarmsOf(states)}
 	var leader *nodeState
 	for i := range states {
 		s := &states[i]
@@ -154,11 +165,12 @@ func summarize(states []nodeState) summary {
 			if up {
 				sum.ProposersUp++
 			}
-			if v := s.View; v != nil {
+			if s.View != nil && s.View.Proposer != nil {
+				v := s.View.Proposer
 				if v.AcceptorsCount > sum.AcceptorsTotal {
 					sum.AcceptorsTotal = v.AcceptorsCount
 				}
-				if v.IsLeader && (leader == nil || v.ProposalNumber > leader.View.ProposalNumber) {
+				if v.IsLeader && (leader == nil || v.ProposalNumber > leader.View.Proposer.ProposalNumber) {
 					leader = s
 				}
 			}
@@ -178,12 +190,12 @@ func summarize(states []nodeState) summary {
 	if n := len(byRole(states, "acceptor")); n > sum.AcceptorsTotal {
 		sum.AcceptorsTotal = n
 	}
-	sum.Quorum = sum.AcceptorsTotal/2 + 1
+	sum.Quorum = replog.Quorum(sum.AcceptorsTotal)
 	sum.QuorumOK = sum.AcceptorsTotal > 0 && sum.AcceptorsUp >= sum.Quorum
 
 	if leader != nil {
 		sum.Leader = &leaderJSON{Name: nameOf(*leader), ID: leader.Node.ID, Address: leader.Node.Addr,
-			Ballot: leader.View.ProposalNumber, ChosenSlot: leader.View.ChosenSlot, NextSlot: leader.View.NextSlot,
+			Ballot: leader.View.Proposer.ProposalNumber, ChosenSlot: leader.View.chosenSlot(), NextSlot: leader.View.Proposer.NextSlot,
 			Proposers: sum.ProposersUp}
 	}
 
@@ -193,22 +205,22 @@ func summarize(states []nodeState) summary {
 	var slots []string
 	var first *int64
 	for _, s := range byRole(states, "learner") {
-		if s.View == nil || s.View.ChosenSlot == nil {
+		if s.View == nil || s.View.chosenSlot() == nil {
 			sum.LearnersInSync = false
 			slots = append(slots, nameOf(s)+" "+s.Health)
 			continue
 		}
-		slots = append(slots, fmt.Sprintf("%s at %d", nameOf(s), *s.View.ChosenSlot))
+		slot := s.View.chosenSlot()
+		slots = append(slots, fmt.Sprintf("%s at %d", nameOf(s), *slot))
 		if first == nil {
-			first = s.View.ChosenSlot
-		} else if *first != *s.View.ChosenSlot {
+			first = slot
+		} else if *first != *slot {
 			sum.LearnersInSync = false
 		}
 	}
-	if sum.LearnersInSync && first != nil && leader != nil && leader.View.ChosenSlot != nil &&
-		*leader.View.ChosenSlot != *first {
+	if sum.LearnersInSync && first != nil && leader != nil && leader.View.Proposer.ChosenSlot != *first {
 		sum.LearnersInSync = false
-		slots = append(slots, fmt.Sprintf("leader at %d", *leader.View.ChosenSlot))
+		slots = append(slots, fmt.Sprintf("leader at %d", leader.View.Proposer.ChosenSlot))
 	}
 	if sum.LearnersInSync && first != nil {
 		sum.syncNote = fmt.Sprintf("chosen slot %d", *first)
@@ -230,6 +242,43 @@ func summarize(states []nodeState) summary {
 	return sum
 }
 
+// alarmsOf gathers the alarms the nodes list, one per alarm and node that
+// raised it, with the reason the node itself gives when it answered (the
+// others only heard of it through gossip).
+func alarmsOf(states []nodeState) []api.Alarm {
+	out := []api.Alarm{}
+	seen := map[[2]string]int{}
+	for _, s := range states {
+		if s.View == nil {
+			continue
+		}
+		for _, a := range s.View.Alarms {
+			k := [2]string{a.Alarm, a.Node}
+			i, ok := seen[k]
+			switch {
+			case !ok:
+				seen[k] = len(out)
+				out = append(out, a)
+			case a.Node == nameOf(s):
+				out[i] = a
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b api.Alarm) int {
+		return cmp.Or(cmp.Compare(a.Alarm, b.Alarm), cmp.Compare(a.Node, b.Node))
+	})
+	return out
+}
+
+// alarmLine names the active alarms and their nodes.
+func (s summary) alarmLine() string {
+	var parts []string
+	for _, a := range s.Alarms {
+		parts = append(parts, a.Alarm+" ("+a.Node+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
 // line is the summary line under the table.
 func (s summary) line() string {
 	leader := "none"
@@ -240,8 +289,12 @@ func (s summary) line() string {
 	if s.syncNote != "" {
 		sync += " (" + s.syncNote + ")"
 	}
-	return fmt.Sprintf("leader: %s; quorum of acceptors up: %s (%d/%d, need %d); learners in sync: %s",
+	line := fmt.Sprintf("leader: %s; quorum of acceptors up: %s (%d/%d, need %d); learners in sync: %s",
 		leader, yesNo(s.QuorumOK), s.AcceptorsUp, s.AcceptorsTotal, s.Quorum, sync)
+	if len(s.Alarms) > 0 {
+		line += "; alarms: " + s.alarmLine()
+	}
+	return line
 }
 
 func yesNo(b bool) string {
@@ -307,27 +360,22 @@ func describe(s nodeState, names map[uint64]string) statusNode {
 		return n
 	}
 	i64 := func(u uint64) *int64 { x := int64(u); return &x }
-	if v.CurrentLeader != nil {
-		if name, ok := names[*v.CurrentLeader]; ok {
+	if cur := v.currentLeader(); cur != nil {
+		if name, ok := names[*cur]; ok {
 			n.Leader = name
 		} else {
-			n.Leader = "id " + strconv.FormatUint(*v.CurrentLeader, 10)
+			n.Leader = "id " + strconv.FormatUint(*cur, 10)
 		}
 	}
-	switch s.Node.Role {
-	case "proposer":
-		n.Ballot, n.Chosen = i64(v.ProposalNumber), v.ChosenSlot
-		if f, ok := v.metric("proposals_failed"); ok {
-			n.Errors = i64(f)
-		}
-	case "acceptor":
-		n.Ballot, n.Chosen, n.DBSizeBytes = i64(v.Promised), v.LastAcceptedSlot, v.DBSizeBytes
-	case "learner":
-		n.Chosen, n.DBSizeBytes = v.ChosenSlot, v.DBSizeBytes
-	case "client":
-		if f, ok := v.metric("failed"); ok {
-			n.Errors = i64(f)
-		}
+	switch {
+	case v.Proposer != nil:
+		n.Ballot, n.Chosen, n.Errors = i64(v.Proposer.ProposalNumber), v.chosenSlot(), i64(v.Proposer.Metrics.ProposalsFailed)
+	case v.Acceptor != nil:
+		n.Ballot, n.Chosen, n.DBSizeBytes = i64(v.Acceptor.Promised), v.Acceptor.LastAcceptedSlot, &v.Acceptor.DBSizeBytes
+	case v.Learner != nil:
+		n.Chosen, n.DBSizeBytes = v.chosenSlot(), &v.Learner.DBSizeBytes
+	case v.Client != nil:
+		n.Errors = i64(v.Client.Metrics.Failed)
 	}
 	return n
 }
@@ -386,6 +434,9 @@ func runStatus(c *cli.Context) error {
 	env := newCtlEnv(c, 16)
 	defer env.client.close()
 	topo := env.client.discover(c.Context)
+	if topo.Err != nil {
+		return failed("status", topo.Err)
+	}
 	states := collect(c.Context, env.client, topo)
 	if c.Context.Err() != nil {
 		return failed("status", c.Context.Err())
@@ -409,8 +460,15 @@ func runStatus(c *cli.Context) error {
 	if err := env.out.print(result{Header: statusHeader, Rows: rows, JSON: out, Notes: []string{"", sum.line()}}); err != nil {
 		return failed("status", err)
 	}
+	var why []string
 	if !sum.CanProgress {
-		return cli.Exit("status: the cluster cannot make progress: "+strings.Join(sum.Problems, "; "), exitError)
+		why = append(why, "the cluster cannot make progress: "+strings.Join(sum.Problems, "; "))
+	}
+	for _, a := range sum.Alarms {
+		why = append(why, fmt.Sprintf("alarm %s on %s: %s", a.Alarm, a.Node, a.Reason))
+	}
+	if len(why) > 0 {
+		return cli.Exit("status: "+strings.Join(why, "; "), exitError)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/paxos-go/paxos/api"
 )
 
 // watchRecent is how many of the last chosen slots watch shows.
@@ -61,7 +63,7 @@ type watchJSON struct {
 	Time  time.Time    `json:"time"`
 	Nodes []statusNode `json:"nodes"`
 	summary
-	Recent []recentEntry `json:"recent"`
+	Recent []api.RecentEntry `json:"recent"`
 }
 
 func runWatch(c *cli.Context) error {
@@ -92,6 +94,7 @@ func runWatch(c *cli.Context) error {
 	tty := isTerminal(env.stdout) && env.out.format != formatJSON
 	ctx := c.Context
 	answered := 0
+	var unreached error // the last refresh's: the named endpoints did not answer
 	for i := 0; count == 0 || i < count; i++ {
 		if i > 0 {
 			select {
@@ -101,6 +104,7 @@ func runWatch(c *cli.Context) error {
 			}
 		}
 		topo := env.client.discover(ctx)
+		unreached = topo.Err
 		states := collect(ctx, env.client, topo)
 		if ctx.Err() != nil {
 			return nil
@@ -124,6 +128,9 @@ func runWatch(c *cli.Context) error {
 		}
 	}
 	if answered == 0 {
+		if unreached != nil {
+			return failed("watch", unreached)
+		}
 		return failed("watch", &noAnswerError{})
 	}
 	return nil
@@ -148,7 +155,7 @@ func renderWatch(w io.Writer, format string, now time.Time, interval time.Durati
 			out.Nodes = append(out.Nodes, describe(s, names))
 		}
 		if out.Recent == nil {
-			out.Recent = []recentEntry{}
+			out.Recent = []api.RecentEntry{}
 		}
 		return p.json(out)
 	}
@@ -206,12 +213,12 @@ func renderWatch(w io.Writer, format string, now time.Time, interval time.Durati
 
 // recentChosen returns the last chosen entries a healthy learner reports,
 // and the learner's name.
-func recentChosen(states []nodeState) ([]recentEntry, string) {
+func recentChosen(states []nodeState) ([]api.RecentEntry, string) {
 	for _, s := range byRole(states, "learner") {
-		if s.Health != healthHealthy || s.View == nil {
+		if s.Health != healthHealthy || s.View == nil || s.View.Learner == nil {
 			continue
 		}
-		r := s.View.Recent
+		r := s.View.Learner.RecentLearnedValues
 		if len(r) > watchRecent {
 			r = r[len(r)-watchRecent:]
 		}
@@ -226,31 +233,18 @@ func counters(s nodeState) string {
 	if v == nil {
 		return "-"
 	}
-	var keys [][2]string
-	switch s.Node.Role {
-	case "proposer":
-		keys = [][2]string{{"proposed", "proposals_total"}, {"chosen", "proposals_chosen"}, {"failed", "proposals_failed"}, {"leader-changes", "leader_changes"}}
-	case "acceptor":
-		keys = [][2]string{{"promises", "promises"}, {"accepts", "accepts"}, {"rejected", "rejections"}}
-	case "learner":
-		keys = [][2]string{{"learned", "slots_learned"}}
-	case "client":
-		keys = [][2]string{{"sent", "sent"}, {"failed", "failed"}, {"notified", "notifications"}}
+	switch {
+	case v.Proposer != nil:
+		m := v.Proposer.Metrics
+		return fmt.Sprintf("proposed=%d chosen=%d failed=%d leader-changes=%d", m.ProposalsTotal, m.ProposalsChosen, m.ProposalsFailed, m.LeaderChanges)
+	case v.Acceptor != nil:
+		m := v.Acceptor.Metrics
+		return fmt.Sprintf("promises=%d accepts=%d rejected=%d accepted=%d", m.Promises, m.Accepts, m.Rejections, v.Acceptor.AcceptedCount)
+	case v.Learner != nil:
+		return fmt.Sprintf("learned=%d values=%d gaps=%d", v.Learner.Metrics.SlotsLearned, v.Learner.LearnedValuesCount, v.Learner.Gaps)
+	case v.Client != nil:
+		m := v.Client.Metrics
+		return fmt.Sprintf("sent=%d failed=%d notified=%d", m.Sent, m.Failed, m.Notifications)
 	}
-	var parts []string
-	for _, k := range keys {
-		if n, ok := v.metric(k[1]); ok {
-			parts = append(parts, fmt.Sprintf("%s=%d", k[0], n))
-		}
-	}
-	switch s.Node.Role {
-	case "learner":
-		parts = append(parts, fmt.Sprintf("values=%d", v.LearnedValuesCount), fmt.Sprintf("gaps=%d", v.Gaps))
-	case "acceptor":
-		parts = append(parts, fmt.Sprintf("accepted=%d", v.AcceptedCount))
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, " ")
+	return "-"
 }

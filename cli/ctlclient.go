@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paxos-go/paxos/api"
+	"github.com/paxos-go/paxos/gossip"
 	"github.com/paxos-go/paxos/server"
 )
 
@@ -23,10 +26,21 @@ import (
 // behind the endpoints. It is safe for concurrent use.
 type ctlClient struct {
 	endpoints []string // host:port, in the order given
-	timeout   time.Duration
-	secret    string // cluster secret: bearer token of internal endpoints
-	token     string // client token: bearer token of writes
-	hc        *http.Client
+	// named is set when the user named the endpoints (--endpoints or
+	// PAXOSCTL_ENDPOINTS): then nothing but them and what their gossip
+	// lists is ever asked, never the standard ports (SPEC §9).
+	named   bool
+	timeout time.Duration
+	secret  string // cluster secret: bearer token of internal endpoints
+	token   string // client token: bearer token of writes
+	hc      *http.Client
+	scheme  string // http, or https (useTLS)
+}
+
+// useTLS makes the client speak https with cfg.
+func (c *ctlClient) useTLS(cfg *tls.Config) {
+	c.scheme = "https"
+	c.hc.Transport.(*http.Transport).TLSClientConfig = cfg
 }
 
 // newCtlClient returns a client of endpoints. conns is the number of
@@ -43,7 +57,15 @@ func newCtlClient(endpoints []string, timeout time.Duration, secret, token strin
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &ctlClient{endpoints: endpoints, timeout: timeout, secret: secret, token: token,
-		hc: &http.Client{Transport: tr}}
+		hc: &http.Client{Transport: tr}, scheme: "http"}
+}
+
+// tlsConfig is the TLS configuration of useTLS, or nil.
+func (c *ctlClient) tlsConfig() *tls.Config {
+	if c.scheme != "https" {
+		return nil
+	}
+	return c.hc.Transport.(*http.Transport).TLSClientConfig
 }
 
 // close releases the idle connections.
@@ -161,7 +183,7 @@ func (c *ctlClient) do(ctx context.Context, method, addr, path string, body, out
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.scheme+"://"+addr+path, rd)
 	if err != nil {
 		return fmt.Errorf("bad address %q: %w", addr, err)
 	}
@@ -240,6 +262,10 @@ type topology struct {
 	Source string
 	// Answered is false when no endpoint answered GET /gossip/nodes.
 	Answered bool
+	// Err is set when the endpoints were named and none answered at all
+	// (a *noAnswerError listing each one's failure; the context's error
+	// when cancelled): the command stops there rather than ask elsewhere.
+	Err error
 }
 
 // role returns the nodes of role r, in ID order.
@@ -265,31 +291,29 @@ func (t topology) byID(id uint64) (ctlNode, bool) {
 
 // gossipNodes is the part of GET /gossip/nodes paxosctl reads.
 type gossipNodes struct {
-	Nodes map[string]struct {
-		ID      uint64 `json:"id"`
-		Name    string `json:"name"`
-		Role    string `json:"role"`
-		Address string `json:"address"`
-		Port    int    `json:"port"`
-		State   string `json:"state"`
-	} `json:"nodes"`
-	LeaderID *uint64 `json:"leader_id"`
+	Nodes    map[string]gossip.Member `json:"nodes"`
+	LeaderID *uint64                  `json:"leader_id"`
 }
 
 // discover finds the cluster's nodes: GET /gossip/nodes on the endpoints in
-// turn (the first answer listing more than one node wins), or, when gossip
-// is empty or no endpoint answers, the standard topology (SPEC §3) on the
-// first endpoint's host. Endpoints the list misses are added with an
-// unknown role. Gossip addresses that do not resolve here (Compose names
-// seen from the host) are replaced by the host of the endpoint that
-// answered, keeping the port: Compose publishes the same ports.
+// turn (the first answer listing more than one node wins). When gossip is
+// empty or no endpoint answers, and the endpoints are paxosctl's default,
+// it falls back to the standard topology (SPEC §3) on the first endpoint's
+// host; endpoints the user named are honoured exactly: no fallback, and
+// when none of them answered, Err says so with each one's failure.
+// Endpoints the list misses are added with an unknown role. Gossip
+// addresses that do not resolve here (Compose names seen from the host) are
+// replaced by the host of the endpoint that answered, keeping the port:
+// Compose publishes the same ports.
 func (c *ctlClient) discover(ctx context.Context) topology {
 	var best gossipNodes
 	var from string
 	answered := false
+	var errs []error
 	for _, ep := range c.endpoints {
 		var g gossipNodes
 		if err := c.get(ctx, ep, "/gossip/nodes", &g); err != nil {
+			errs = append(errs, err)
 			if ctx.Err() != nil {
 				break
 			}
@@ -319,12 +343,29 @@ func (c *ctlClient) discover(ctx context.Context) topology {
 			if !resolves[host] {
 				host = epHost
 			}
-			t.Nodes = append(t.Nodes, ctlNode{ID: n.ID, Name: n.Name, Role: n.Role,
+			t.Nodes = append(t.Nodes, ctlNode{ID: uint64(n.ID), Name: n.Name, Role: n.Role,
 				Addr: net.JoinHostPort(host, strconv.Itoa(n.Port)), Gossip: n.State})
 		}
 		t.Source = "gossip of " + from
 	}
-	if len(t.Nodes) == 0 {
+	switch {
+	case len(t.Nodes) > 0:
+	case c.named:
+		t.Source = "the endpoints given (their gossip lists no node)"
+		if answered {
+			break
+		}
+		t.Source = "the endpoints given (none answered)"
+		t.Err = &noAnswerError{errs: dedupErrs(errs)}
+		if err := ctx.Err(); err != nil {
+			t.Err = err
+		}
+		for _, err := range errs {
+			if errStatus(err) != 0 {
+				t.Err = nil // one answered, with an error: the command finds out more
+			}
+		}
+	default:
 		host := "127.0.0.1"
 		if len(c.endpoints) > 0 {
 			if h, _, err := net.SplitHostPort(c.endpoints[0]); err == nil {
@@ -394,70 +435,71 @@ func hostsResolve(ctx context.Context, hosts []string) map[string]bool {
 	return out
 }
 
-// nodeView is the union of what the four roles answer on GET /view-logs
-// (proposers also on GET /status); paxosctl reads only these fields.
+// nodeView is a node's GET /view-logs (proposers also answer GET
+// /status): the part every role shares, and the api view of the role it
+// names; the views of the other roles stay nil.
 type nodeView struct {
-	ID   uint64 `json:"id"`
-	Name string `json:"name"`
-	Role string `json:"role"`
-	// State is the proposer's state ("leader", "follower", "candidate"); an
-	// acceptor's is an object, which stays undecoded.
-	State json.RawMessage `json:"state"`
-
-	// proposer
-	IsLeader       bool    `json:"is_leader"`
-	CurrentLeader  *uint64 `json:"current_leader"` // clients too
-	InElection     bool    `json:"in_election"`
-	ProposalNumber uint64  `json:"proposal_number"`
-	NextSlot       uint64  `json:"next_slot"`
-	AcceptorsCount int     `json:"acceptors_count"`
-	Quorum         int     `json:"quorum"`
-	Pending        int     `json:"pending"`
-
-	// proposer and learner: the highest slot of the chosen prefix, -1 when none
-	ChosenSlot *int64 `json:"chosen_slot"`
-
-	// acceptor
-	Promised         uint64 `json:"promised"`
-	AcceptedCount    uint64 `json:"accepted_count"`
-	LastAcceptedSlot *int64 `json:"last_accepted_slot"`
-
-	// acceptor and learner
-	DBSizeBytes *int64 `json:"db_size_bytes"`
-
-	// learner
-	LearnedValuesCount uint64        `json:"learned_values_count"`
-	Gaps               uint64        `json:"gaps"`
-	Recent             []recentEntry `json:"recent_learned_values"`
-
-	// client
-	Responses int `json:"responses"`
-
-	Metrics map[string]any `json:"metrics"`
+	api.Node
+	Proposer *api.ProposerView
+	Acceptor *api.AcceptorView
+	Learner  *api.LearnerView
+	Client   *api.ClientView
 }
 
-// recentEntry is one of a learner's recent_learned_values.
-type recentEntry struct {
-	Slot      uint64 `json:"slot"`
-	Value     string `json:"value"`
-	RequestID string `json:"request_id"`
-	Noop      bool   `json:"noop"`
-	Duplicate bool   `json:"duplicate"`
-}
-
-// metric returns the numeric metric name, and whether it is there.
-func (v *nodeView) metric(name string) (uint64, bool) {
-	f, ok := v.Metrics[name].(float64)
-	if !ok {
-		return 0, false
+// UnmarshalJSON decodes the shared part, then the view of its role.
+func (v *nodeView) UnmarshalJSON(b []byte) error {
+	*v = nodeView{}
+	if err := json.Unmarshal(b, &v.Node); err != nil {
+		return err
 	}
-	return uint64(f), true
+	var role any
+	switch v.Role {
+	case "proposer":
+		v.Proposer = &api.ProposerView{}
+		role = v.Proposer
+	case "acceptor":
+		v.Acceptor = &api.AcceptorView{}
+		role = v.Acceptor
+	case "learner":
+		v.Learner = &api.LearnerView{}
+		role = v.Learner
+	case "client":
+		v.Client = &api.ClientView{}
+		role = v.Client
+	default:
+		return nil
+	}
+	return json.Unmarshal(b, role)
+}
+
+// chosenSlot is a proposer's or learner's chosen slot (-1: none yet); nil
+// for the other roles.
+func (v *nodeView) chosenSlot() *int64 {
+	switch {
+	case v.Proposer != nil:
+		return &v.Proposer.ChosenSlot
+	case v.Learner != nil:
+		return &v.Learner.ChosenSlot
+	}
+	return nil
+}
+
+// currentLeader is the leader a proposer or client node knows of; nil when
+// it knows none, or for the other roles.
+func (v *nodeView) currentLeader() *uint64 {
+	switch {
+	case v.Proposer != nil:
+		return v.Proposer.CurrentLeader
+	case v.Client != nil:
+		return v.Client.CurrentLeader
+	}
+	return nil
 }
 
 // proposerState is one proposer's GET /status, or why it did not answer.
 type proposerState struct {
 	Node ctlNode
-	View nodeView
+	View api.ProposerView
 	Err  error
 }
 

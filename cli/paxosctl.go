@@ -2,18 +2,20 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+
+	"github.com/paxos-go/paxos/server"
 )
 
 // paxosctl's exit statuses (besides 0).
@@ -23,8 +25,17 @@ const (
 	exitBadInput    = 3 // bad flags, arguments or values
 )
 
-// defaultEndpoints are the local client and learner nodes (SPEC §3).
-const defaultEndpoints = "127.0.0.1:6001,127.0.0.1:6002,127.0.0.1:5001,127.0.0.1:5002"
+// defaultEndpoints returns the local client and learner nodes of the
+// standard topology (SPEC §3): 127.0.0.1:6001,...,127.0.0.1:5002.
+func defaultEndpoints() string {
+	var addrs []string
+	for _, r := range []server.Role{server.RoleClient, server.RoleLearner} {
+		for _, p := range server.StandardPeers(r, "127.0.0.1") {
+			addrs = append(addrs, p.Addr)
+		}
+	}
+	return strings.Join(addrs, ",")
+}
 
 const paxosctlDescription = `paxosctl talks to a running Multi-Paxos cluster over its HTTP API: it
 sends values, reads the replicated log, shows and elects the leader, checks
@@ -32,11 +43,23 @@ the health of every node, watches the cluster and measures it.
 
 --endpoints names the nodes paxosctl starts from (the client and learner
 nodes of this machine by default). The rest of the cluster is found through
-GET /gossip/nodes on them, or, when gossip says nothing, at the standard
-ports (proposers 3001-3003, acceptors 4001-4003, learners 5001-5002, clients
-6001-6002) on the first endpoint's host.
+GET /gossip/nodes on them. Only with the default endpoints, when gossip says
+nothing, does paxosctl also try the standard ports (proposers 3001-3003,
+acceptors 4001-4003, learners 5001-5002, clients 6001-6002) of this machine;
+endpoints named with --endpoints or PAXOSCTL_ENDPOINTS are honoured exactly:
+when none of them answers, paxosctl exits 2 with the endpoints it tried.
 
-Global flags go before the command: paxosctl -w json read.
+TLS: with --cacert (PAXOSCTL_CACERT) paxosctl speaks https and trusts the
+nodes signed by that CA; --cert and --key (PAXOSCTL_CERT, PAXOSCTL_KEY)
+present a client certificate, which internal endpoints demand (paxosctl
+certs makes ca.crt, paxosctl.crt and paxosctl.key). Without --cacert,
+inside a node's container (TLS_DIR set), paxosctl uses the node's files.
+
+Global flags (--endpoints, -w/--write-out, --timeout, --secret, --token,
+--cacert, --cert, --key)
+may go anywhere on the line, before or after the command, as in etcdctl:
+paxosctl read -w json is paxosctl -w json read. After "--" every word is an
+argument: paxosctl send -- -w sends the value "-w".
 
 Output (-w): simple (lines for scripts and people), json (one compact JSON
 object per line, for jq), table (a bordered table).
@@ -55,6 +78,7 @@ Examples:
    paxosctl leader --elect proposer2    # force an election on proposer2
    paxosctl status                      # one row per node, exit 1 if stuck
    paxosctl watch --role proposer       # live view of the proposers
+   paxosctl trace 42                    # slot 42's life, as a sequence diagram
    paxosctl bench --clients 16 --total 2000 --target proposer
 
    # a cluster elsewhere, with a cluster secret and a client token
@@ -70,7 +94,7 @@ func PaxosctlApp() *cli.App {
 	return &cli.App{
 		Name:                 "paxosctl",
 		Usage:                "control and inspect a Multi-Paxos replicated log cluster",
-		UsageText:            "paxosctl [global flags] COMMAND [flags] [arguments]",
+		UsageText:            "paxosctl [global flags] COMMAND [flags] [arguments] (global flags may also follow the command)",
 		Description:          paxosctlDescription,
 		Version:              Version,
 		EnableBashCompletion: true,
@@ -83,7 +107,11 @@ func PaxosctlApp() *cli.App {
 			ctlCommand(leaderCommand()),
 			ctlCommand(statusCommand()),
 			ctlCommand(watchCommand()),
+			ctlCommand(traceCommand()),
 			ctlCommand(benchCommand()),
+			ctlCommand(certsCommand()),
+			ctlCommand(gossipCommand()),
+			ctlCommand(topologyCommand()),
 			ctlCommand(versionCommand()),
 			ctlCommand(completionCommand()),
 		},
@@ -103,7 +131,7 @@ func PaxosctlApp() *cli.App {
 
 func ctlGlobalFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "endpoints", EnvVars: []string{"PAXOSCTL_ENDPOINTS"}, Value: defaultEndpoints,
+		&cli.StringFlag{Name: "endpoints", EnvVars: []string{"PAXOSCTL_ENDPOINTS"}, Value: defaultEndpoints(),
 			Usage: "the nodes to start from, `HOST:PORT,...` (client and learner nodes; gossip finds the rest)"},
 		&cli.StringFlag{Name: "write-out", Aliases: []string{"w"}, Value: formatSimple,
 			Usage: "output `FORMAT`: simple, json or table"},
@@ -111,9 +139,60 @@ func ctlGlobalFlags() []cli.Flag {
 			Usage: "the longest `DURATION` one request may take"},
 		&cli.StringFlag{Name: "secret", EnvVars: []string{"CLUSTER_SECRET"},
 			Usage: "the cluster `SECRET`, sent as a bearer token to internal endpoints"},
+		&cli.StringFlag{Name: "secret-file", EnvVars: []string{"CLUSTER_SECRET_FILE"},
+			Usage: "read the cluster secret from `FILE` (a Docker or Kubernetes secret; not with --secret)"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"CLIENT_TOKEN"},
 			Usage: "the client `TOKEN`, sent as a bearer token on writes (send, bench, leader --elect)"},
+		&cli.StringFlag{Name: "cacert", EnvVars: []string{"PAXOSCTL_CACERT"},
+			Usage: "speak TLS (https) and trust the nodes' certificates signed by the CA in `FILE` (paxosctl certs: ca.crt)"},
+		&cli.StringFlag{Name: "cert", EnvVars: []string{"PAXOSCTL_CERT"},
+			Usage: "present the client certificate in `FILE` (paxosctl certs: paxosctl.crt); internal endpoints need one"},
+		&cli.StringFlag{Name: "key", EnvVars: []string{"PAXOSCTL_KEY"},
+			Usage: "the key of --cert, in `FILE`"},
 	}
+}
+
+// ctlTLS returns the TLS configuration of the global flags, or nil when
+// --cacert is not set (plain HTTP).
+func ctlTLS(c *cli.Context) (*tls.Config, error) {
+	ca, cert, key := c.String("cacert"), c.String("cert"), c.String("key")
+	if dir := strings.TrimSpace(os.Getenv("TLS_DIR")); dir != "" && ca == "" && cert == "" {
+		// Inside a node's container: the node's own folder.
+		cert, key, ca = tlsDirFiles(dir)
+	}
+	if (cert == "") != (key == "") {
+		return nil, errors.New("--cert and --key go together")
+	}
+	if ca == "" {
+		if cert != "" {
+			return nil, errors.New("--cert needs --cacert (the CA that signed the nodes' certificates)")
+		}
+		return nil, nil
+	}
+	return clientTLS(ca, cert, key, "--cacert", "--cert/--key")
+}
+
+// clientTLS is the configuration of a TLS client that trusts the CA in
+// the file ca and, when cert is not empty, presents the certificate in
+// cert with the key in key. caWhat and certWhat name the settings in
+// errors.
+func clientTLS(ca, cert, key, caWhat, certWhat string) (*tls.Config, error) {
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", caWhat, err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}
+	if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %s: no PEM certificate in it", caWhat, ca)
+	}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", certWhat, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
 }
 
 // checkGlobals validates the global flags before any command runs.
@@ -126,14 +205,20 @@ func checkGlobals(c *cli.Context) error {
 	default:
 		return cli.Exit(fmt.Sprintf("--write-out %q: want simple, json or table", c.String("write-out")), exitBadInput)
 	}
+	if _, err := ctlTLS(c); err != nil {
+		return cli.Exit(err.Error(), exitBadInput)
+	}
+	if _, err := readSecret(c.String("secret"), c.String("secret-file")); err != nil {
+		return cli.Exit(err.Error(), exitBadInput)
+	}
 	if c.Duration("timeout") <= 0 {
 		return cli.Exit(fmt.Sprintf("--timeout %v: must be positive", c.Duration("timeout")), exitBadInput)
 	}
 	return nil
 }
 
-// parseEndpoints splits a comma-separated list of HOST:PORT (an http://
-// prefix and a trailing slash are allowed).
+// parseEndpoints splits a comma-separated list of HOST:PORT (an http:// or
+// https:// prefix and a trailing slash are allowed).
 func parseEndpoints(s string) ([]string, error) {
 	var out []string
 	for _, e := range strings.Split(s, ",") {
@@ -141,7 +226,8 @@ func parseEndpoints(s string) ([]string, error) {
 		if e == "" {
 			continue
 		}
-		e = strings.TrimSuffix(strings.TrimPrefix(e, "http://"), "/")
+		e = strings.TrimPrefix(strings.TrimPrefix(e, "http://"), "https://")
+		e = strings.TrimSuffix(e, "/")
 		host, port, err := net.SplitHostPort(e)
 		if err != nil || host == "" || port == "" {
 			return nil, fmt.Errorf("%q: want HOST:PORT", e)
@@ -155,17 +241,12 @@ func parseEndpoints(s string) ([]string, error) {
 }
 
 // ctlCommand adds what every paxosctl command shares: flag errors are bad
-// input (status 3, one line) rather than a page of help.
+// input (status 3, one line) rather than a page of help. (A global flag
+// after the command never gets here: RunPaxosctl moves it before.)
 func ctlCommand(cmd *cli.Command) *cli.Command {
 	name := cmd.Name
 	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-		msg := err.Error()
-		for _, g := range []string{"-w", "--write-out", "--endpoints", "--timeout", "--secret", "--token"} {
-			if strings.HasSuffix(msg, "defined: "+g) || strings.HasSuffix(msg, "defined: -"+g) {
-				return cli.Exit(fmt.Sprintf("%s: %s is a global flag: put it before the command (paxosctl %s ... %s)", name, g, g, name), exitBadInput)
-			}
-		}
-		return cli.Exit(fmt.Sprintf("%s: %s (see paxosctl %s --help)", name, msg, name), exitBadInput)
+		return cli.Exit(fmt.Sprintf("%s: %s (see paxosctl %s --help)", name, err.Error(), name), exitBadInput)
 	}
 	return cmd
 }
@@ -183,9 +264,15 @@ type ctlEnv struct {
 // newCtlEnv builds a command's environment from the global flags; conns is
 // the number of concurrent requests the command makes.
 func newCtlEnv(c *cli.Context, conns int) *ctlEnv {
-	eps, _ := parseEndpoints(c.String("endpoints")) // checked by checkGlobals
+	eps, _ := parseEndpoints(c.String("endpoints"))                      // checked by checkGlobals
+	secret, _ := readSecret(c.String("secret"), c.String("secret-file")) // checked by checkGlobals
+	client := newCtlClient(eps, c.Duration("timeout"), secret, c.String("token"), conns)
+	client.named = c.IsSet("endpoints")  // the flag or PAXOSCTL_ENDPOINTS
+	if cfg, _ := ctlTLS(c); cfg != nil { // checked by checkGlobals
+		client.useTLS(cfg)
+	}
 	return &ctlEnv{
-		client: newCtlClient(eps, c.Duration("timeout"), c.String("secret"), c.String("token"), conns),
+		client: client,
 		out:    &printer{format: c.String("write-out"), w: c.App.Writer},
 		stdin:  c.App.Reader,
 		stdout: c.App.Writer,
@@ -243,13 +330,19 @@ func isTerminal(w io.Writer) bool {
 }
 
 // RunPaxosctl runs paxosctl with args (args[0] is the program name) and
-// returns its exit status. Errors are printed on stderr as one line,
+// returns its exit status. Global flags may come before or after the
+// command (hoistGlobals). Errors are printed on stderr as one line,
 // "paxosctl: what: why". Cancelling ctx (Ctrl-C) stops a streaming command
 // (read --follow, watch, bench) with status 0 and interrupts any other.
 func RunPaxosctl(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := PaxosctlApp()
 	app.Reader, app.Writer, app.ErrWriter = stdin, stdout, stderr
-	err := app.RunContext(ctx, args)
+	args, err := hoistGlobals(args, app.Flags, app.Commands)
+	if err != nil {
+		err = cli.Exit(err.Error()+" (see paxosctl --help)", exitBadInput)
+	} else {
+		err = app.RunContext(ctx, args)
+	}
 	if err == nil {
 		return 0
 	}
@@ -267,14 +360,4 @@ func RunPaxosctl(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		code = exitError
 	}
 	return code
-}
-
-// PaxosctlMain runs paxosctl as a program: os.Args, the standard streams,
-// and SIGINT/SIGTERM as cancellation (a second signal kills at once). It
-// returns the exit status for main to exit with.
-func PaxosctlMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	context.AfterFunc(ctx, stop)
-	return RunPaxosctl(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paxos-go/paxos/api"
 )
 
 func TestSendFormats(t *testing.T) {
@@ -143,7 +147,9 @@ func TestBadInput(t *testing.T) {
 		{[]string{"send", "--request-id", "x", "a", "b"}, "--request-id takes a single VALUE"},
 		{[]string{"-w", "xml", "read"}, `paxosctl: --write-out "xml": want simple, json or table`},
 		{[]string{"--timeout", "0s", "read"}, "--timeout 0s: must be positive"},
-		{[]string{"read", "-w", "json"}, "-w is a global flag"},
+		{[]string{"read", "-w", "xml"}, `paxosctl: --write-out "xml": want simple, json or table`},
+		{[]string{"read", "--timeout=0s"}, "--timeout 0s: must be positive"},
+		{[]string{"read", "-w"}, "flag needs an argument: -w"},
 		{[]string{"read", "--consistency", "strong"}, `--consistency "strong"`},
 		{[]string{"read", "--bogus"}, "flag provided but not defined"},
 		{[]string{"nosuch"}, `unknown command "nosuch"`},
@@ -235,6 +241,36 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// TestReadFollowsShortPages: a node answers pages shorter than asked (a
+// learner bounds a page in bytes too, issue 13); read follows next_from and
+// prints every entry, and --limit still counts entries, not pages.
+func TestReadFollowsShortPages(t *testing.T) {
+	f := newFakeCluster(t)
+	f.do(func() {
+		f.pageMax = 2
+		for i := range 5 {
+			f.add("v"+strconv.Itoa(i), "r"+strconv.Itoa(i))
+		}
+	})
+	eps := f.endpoints()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"read"}, "0\tv0\n1\tv1\n2\tv2\n3\tv3\n4\tv4\n"},
+		{[]string{"read", "--from", "1", "--limit", "3"}, "1\tv1\n2\tv2\n3\tv3\n"},
+	} {
+		if out, _, code := ctlRun(t, "", append([]string{"--endpoints", eps}, tt.args...)...); code != 0 || out != tt.want {
+			t.Errorf("%v in pages of 2: code %d, stdout %q, want %q", tt.args, code, out, tt.want)
+		}
+	}
+	out, _, code := ctlRun(t, "", "--endpoints", eps, "-w", "json", "read")
+	var page readJSON
+	if code != 0 || json.Unmarshal([]byte(out), &page) != nil || page.Count != 5 || page.NextFrom != 5 {
+		t.Fatalf("read -w json in pages of 2: code %d, stdout %q", code, out)
+	}
+}
+
 func TestReadFollow(t *testing.T) {
 	f := newFakeCluster(t)
 	f.do(func() { f.add("a", "r0") })
@@ -309,6 +345,69 @@ func TestLeader(t *testing.T) {
 	_, errOut, code = ctlRun(t, "", "--endpoints", eps, "leader")
 	if code != exitError || !strings.Contains(errOut, "paxosctl: leader: no leader elected (3 of 3 proposers answered)") {
 		t.Fatalf("leader without one: code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestLeaderElectCredential: leader --elect sends the cluster secret (or
+// the client token, when given) that a proposer wants for a forced
+// election; refused, it says which flag to set.
+func TestLeaderElectCredential(t *testing.T) {
+	f := newFakeCluster(t)
+	eps := f.endpoints()
+	f.do(func() { f.electTo, f.electBearer = 3, "Bearer s3cret" })
+	_, errOut, code := ctlRun(t, "", "--endpoints", eps, "leader", "--elect", "proposer3")
+	if code != exitError || !strings.Contains(errOut, "answered 401") || !strings.Contains(errOut, "set --token or CLIENT_TOKEN, or --secret or CLUSTER_SECRET") ||
+		strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("leader --elect without the secret: code %d, stderr %q", code, errOut)
+	}
+	out, errOut, code := ctlRun(t, "", "--endpoints", eps, "--secret", "s3cret", "-w", "json", "leader", "--elect", "proposer3")
+	var l leaderJSON
+	if code != 0 || json.Unmarshal([]byte(out), &l) != nil || l.Name != "proposer3" {
+		t.Fatalf("leader --elect with the secret: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	f.do(func() { f.electTo, f.electBearer = 2, "Bearer t0k" })
+	if _, errOut, code := ctlRun(t, "", "--endpoints", eps, "--secret", "s3cret", "--token", "t0k", "leader", "--elect"); code != 0 {
+		t.Fatalf("leader --elect with a client token: code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestStatusAlarms: status lists the active alarms once per alarm and
+// node, with the reason the raising node gives (not the gossip echo other
+// nodes list), and exits 1 naming them.
+func TestStatusAlarms(t *testing.T) {
+	f := newFakeCluster(t)
+	f.do(func() {
+		f.add("a", "r0")
+		lag := api.Alarm{Alarm: "LEARNER_LAG", Node: "proposer1", Reason: "the slowest learner is 12 slots behind"}
+		full := api.Alarm{Alarm: "NOSPACE", Node: "acceptor1", Reason: "data dir has 1024 bytes free"}
+		echo := api.Alarm{Alarm: "NOSPACE", Node: "acceptor1", Reason: "reported by acceptor1 (gossip)"}
+		f.node("proposer1").alarms = []api.Alarm{lag, echo}
+		f.node("proposer2").alarms = []api.Alarm{echo}
+		f.node("acceptor1").alarms = []api.Alarm{full}
+	})
+	eps := f.endpoints()
+	out, errOut, code := ctlRun(t, "", "--endpoints", eps, "status")
+	if code != exitError || !strings.Contains(out, "alarms: LEARNER_LAG (proposer1), NOSPACE (acceptor1)") ||
+		!strings.Contains(errOut, "alarm LEARNER_LAG on proposer1: the slowest learner is 12 slots behind") ||
+		!strings.Contains(errOut, "alarm NOSPACE on acceptor1: data dir has 1024 bytes free") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("status with alarms: code %d, stdout\n%s\nstderr %q", code, out, errOut)
+	}
+	out, _, code = ctlRun(t, "", "--endpoints", eps, "-w", "json", "status")
+	var st struct {
+		Alarms      []api.Alarm `json:"alarms"`
+		CanProgress bool        `json:"can_progress"`
+	}
+	if code != exitError || json.Unmarshal([]byte(out), &st) != nil || len(st.Alarms) != 2 || !st.CanProgress ||
+		st.Alarms[1].Reason != "data dir has 1024 bytes free" {
+		t.Fatalf("status -w json with alarms: code %d, stdout %s", code, out)
+	}
+	f.do(func() {
+		for _, n := range f.nodes {
+			n.alarms = nil
+		}
+	})
+	if out, errOut, code := ctlRun(t, "", "--endpoints", eps, "status"); code != 0 || strings.Contains(out, "alarms") {
+		t.Fatalf("status after the alarms cleared: code %d, stdout\n%s\nstderr %q", code, out, errOut)
 	}
 }
 
@@ -444,6 +543,116 @@ func TestHelp(t *testing.T) {
 		out, _, code := ctlRun(t, "", cmd.Name, "--help")
 		if code != 0 || !strings.Contains(out, "Examples:") {
 			t.Errorf("%s --help: code %d, stdout %q", cmd.Name, code, out)
+		}
+	}
+}
+
+// standardIsFake makes f the cluster at the standard ports: where a silent
+// fallback from the named endpoints would go.
+func standardIsFake(t *testing.T, f *fakeCluster) {
+	t.Helper()
+	old := standardNodes
+	var nodes []ctlNode
+	for _, n := range f.nodes {
+		nodes = append(nodes, ctlNode{ID: n.id, Name: n.name, Role: n.role, Addr: n.addr()})
+	}
+	standardNodes = func(string) []ctlNode { return nodes }
+	t.Cleanup(func() { standardNodes = old })
+}
+
+// TestEndpointsHonouredExactly: endpoints the user names (--endpoints or
+// PAXOSCTL_ENDPOINTS) are the only nodes asked. Named endpoints that do not
+// answer, while a cluster answers at the standard ports of their host, make
+// every command exit 2 with the endpoint it tried, and nothing reaches that
+// cluster (issue 11 "Also", SPEC §9). With no endpoint named, the standard
+// ports stay the fallback.
+func TestEndpointsHonouredExactly(t *testing.T) {
+	f := newFakeCluster(t)
+	standardIsFake(t, f)
+	closed := closedAddr(t)
+	for _, args := range [][]string{
+		{"send", "x"},
+		{"read"},
+		{"leader"},
+		{"leader", "--elect"},
+		{"status"},
+		{"bench", "--total", "3"},
+		{"bench", "--total", "3", "--target", "proposer"},
+		{"watch", "--count", "1"},
+	} {
+		for _, env := range []bool{false, true} {
+			clearCtlEnv(t)
+			argv := append([]string{"paxosctl", "--timeout", "2s"}, args...)
+			if env {
+				t.Setenv("PAXOSCTL_ENDPOINTS", closed)
+			} else {
+				argv = append([]string{"paxosctl", "--endpoints", "http://" + closed, "--timeout", "2s"}, args...)
+			}
+			var out, errw syncBuffer
+			code := RunPaxosctl(context.Background(), argv, strings.NewReader(""), &out, &errw)
+			errOut := errw.String()
+			if code != exitUnreachable || !strings.Contains(errOut, "no endpoint answered") || !strings.Contains(errOut, closed) ||
+				strings.Count(errOut, "\n") != 1 {
+				t.Errorf("%v (endpoint from the environment: %v): code %d, stdout %q, stderr %q; want 2, no endpoint answered, %s",
+					args, env, code, out.String(), errOut, closed)
+			}
+		}
+	}
+	f.do(func() {
+		if len(f.log) != 0 || len(f.sendCalls) != 0 || len(f.proposeCalls) != 0 || f.leader != 1 || len(f.auth) != 0 {
+			t.Errorf("the cluster at the standard ports was reached: log %v, sends %v, proposes %v, leader %d, POSTs %d",
+				f.log, f.sendCalls, f.proposeCalls, f.leader, len(f.auth))
+		}
+	})
+
+	// Discovery itself: named endpoints stay exactly those; paxosctl's
+	// default ones fall back to the standard ports.
+	for _, named := range []bool{true, false} {
+		c := newCtlClient([]string{closed}, 2*time.Second, "", "", 1)
+		c.named = named
+		topo := c.discover(context.Background())
+		switch {
+		case named && (topo.Err == nil || !strings.Contains(topo.Err.Error(), closed) || len(topo.Nodes) != 1 || topo.Nodes[0].Addr != closed):
+			t.Errorf("named endpoint: err %v, nodes %+v; want only %s and an error naming it", topo.Err, topo.Nodes, closed)
+		case !named && (topo.Err != nil || len(topo.role("proposer")) != 3 || !strings.HasPrefix(topo.Source, "standard topology")):
+			t.Errorf("default endpoints: err %v, source %q, nodes %+v; want the standard topology", topo.Err, topo.Source, topo.Nodes)
+		}
+	}
+}
+
+// TestSecretFile: --secret-file/CLUSTER_SECRET_FILE gives paxosctl the
+// cluster secret as it gives paxosd (a Docker or Kubernetes secret mounted
+// as a file); given with --secret, missing or empty, it is bad input.
+func TestSecretFile(t *testing.T) {
+	f := newFakeCluster(t)
+	eps := f.endpoints()
+	f.do(func() { f.electTo, f.electBearer = 3, "Bearer s3cret" })
+	dir := t.TempDir()
+	file, empty := filepath.Join(dir, "secret"), filepath.Join(dir, "empty")
+	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := ctlRun(t, "", "--endpoints", eps, "--secret-file", file, "leader", "--elect", "proposer3"); code != 0 {
+		t.Fatalf("leader --elect --secret-file: code %d, stderr %q", code, errOut)
+	}
+	t.Setenv("CLUSTER_SECRET_FILE", file)
+	if _, errOut, code := ctlRun(t, "", "--endpoints", eps, "leader", "--elect", "proposer3"); code != 0 {
+		t.Fatalf("leader --elect with CLUSTER_SECRET_FILE: code %d, stderr %q", code, errOut)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--secret", "s3cret"}, "both set"},
+		{[]string{"--secret-file", filepath.Join(dir, "missing")}, "no such file"},
+		{[]string{"--secret-file", empty}, "is empty"},
+	} {
+		args := append(append([]string{"--endpoints", eps}, bad.args...), "leader", "--elect", "proposer3")
+		if _, errOut, code := ctlRun(t, "", args...); code != exitBadInput || !strings.Contains(errOut, bad.want) {
+			t.Errorf("%v: code %d, stderr %q, want exit %d and %q", bad.args, code, errOut, exitBadInput, bad.want)
 		}
 	}
 }

@@ -7,41 +7,34 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/paxos-go/paxos/gossip"
 	"github.com/paxos-go/paxos/replog"
 	"github.com/paxos-go/paxos/server"
+	"github.com/paxos-go/paxos/storage"
 )
 
 // exitConfig is the exit status of paxosd when its configuration is wrong
 // (bad flag or environment value, inconsistent topology).
 const exitConfig = 3
 
-// composeGossipPort is memberlist's default port, used by every container in
-// Docker Compose (SPEC §3). In local mode node N gossips on 7000+N.
-const composeGossipPort = 7946
-
-const paxosdDescription = `paxosd runs one node of the Multi-Paxos replicated log: a proposer, an
+const paxosdDescriptionFormat = `paxosd runs one node of the Multi-Paxos replicated log: a proposer, an
 acceptor, a learner or a client node. Every flag has an environment variable
 (shown in brackets); a flag wins over its variable.
 
 With only --id, the node takes its role, name, API port and monitor port from
 the standard topology (override any of them with its flag):
 
-   ID     name                  role      API         monitor     gossip (local)
-   1-3    proposer1-proposer3   proposer  3001-3003   8001-8003   7001-7003
-   4-6    acceptor1-acceptor3   acceptor  4001-4003   8004-8006   7004-7006
-   7-8    learner1-learner2     learner   5001-5002   8007-8008   7007-7008
-   9-10   client1-client2       client    6001-6002   8009-8010   7009-7010
-
+%s
 The peer lists (--proposers, --acceptors, --learners, --clients) default to
 that topology on 127.0.0.1; with --compose (COMPOSE=1) every peer is reached
 at its node name instead (acceptor1:4001), the node advertises its name, and
@@ -51,7 +44,13 @@ of it, whatever gossip says.
 SIGTERM or SIGINT stops the node cleanly (it leaves gossip, a leader hands
 over, storage is closed); a second signal kills it at once.
 
-Exit status: 0 after a clean stop, 3 for a configuration error, 1 otherwise.
+Every data dir records its cluster ID (--cluster-id) and node ID in
+identity.json at first start; a node started on a data dir of another
+cluster or node refuses it and exits 3. Give each cluster its own
+CLUSTER_ID so that a volume mounted on the wrong cluster is caught too.
+
+Exit status: 0 after a clean stop, 3 for a configuration error (including a
+data dir of another cluster or node), 1 otherwise.
 
 Examples:
    # acceptor1 (node 4) on this machine, in the local cluster of scripts/local.sh
@@ -71,6 +70,29 @@ Examples:
 Scripts: scripts/local.sh up|down|status|stop|start NODE runs the whole
 cluster as local processes; make up picks Docker Compose when it can.`
 
+// topologyRanges is the standard topology (server.Topology) as one line a
+// role, for paxosd --help: IDs, names and port ranges.
+func topologyRanges() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "   %-6s %-21s %-9s %-11s %-11s %s\n", "ID", "name", "role", "API", "monitor", "gossip (local)")
+	for _, r := range server.Roles {
+		var ns []server.TopologyNode
+		for _, n := range server.Topology() {
+			if n.Role == r {
+				ns = append(ns, n)
+			}
+		}
+		if len(ns) == 0 {
+			continue
+		}
+		first, last := ns[0], ns[len(ns)-1]
+		span := func(a, b any) string { return fmt.Sprintf("%v-%v", a, b) }
+		fmt.Fprintf(&b, "   %-6s %-21s %-9s %-11s %-11s %s\n", span(first.ID, last.ID), span(first.Name, last.Name), r,
+			span(first.API, last.API), span(first.Monitor, last.Monitor), span(first.Gossip, last.Gossip))
+	}
+	return b.String()
+}
+
 // Flag categories, in the order --help shows them.
 const (
 	catNode     = "node"
@@ -89,7 +111,7 @@ func PaxosdApp() *cli.App {
 		Name:        "paxosd",
 		Usage:       "run one node of the Multi-Paxos replicated log",
 		UsageText:   "paxosd --id N [flags]",
-		Description: paxosdDescription,
+		Description: fmt.Sprintf(paxosdDescriptionFormat, topologyRanges()),
 		Version:     Version,
 		Flags:       paxosdFlags(),
 		Action:      runPaxosd,
@@ -106,6 +128,7 @@ func PaxosdApp() *cli.App {
 }
 
 func paxosdFlags() []cli.Flag {
+	def := server.DefaultConfig()
 	return []cli.Flag{
 		// node
 		&cli.Uint64Flag{Name: "id", EnvVars: []string{"NODE_ID"}, Category: catNode,
@@ -116,6 +139,9 @@ func paxosdFlags() []cli.Flag {
 			Usage: "node `NAME` in logs and status", DefaultText: "the ID's name in the topology"},
 		&cli.StringFlag{Name: "data-dir", EnvVars: []string{"DATA_DIR"}, Category: catNode,
 			Usage: "`DIR` holding the node's bbolt file", DefaultText: "./volumes/<name>"},
+		&cli.StringFlag{Name: "cluster-id", EnvVars: []string{"CLUSTER_ID"}, Category: catNode,
+			Usage: "`NAME` of the cluster: the data dir records it with the node ID at first start, and a data dir of another cluster or node is refused (exit 3)",
+			Value: def.ClusterID},
 		&cli.BoolFlag{Name: "compose", EnvVars: []string{"COMPOSE"}, Category: catNode,
 			Usage: "Docker Compose defaults: peers at their node names, advertise the name, gossip on 7946"},
 
@@ -125,9 +151,11 @@ func paxosdFlags() []cli.Flag {
 		&cli.StringFlag{Name: "listen", EnvVars: []string{"LISTEN_ADDR"}, Category: catNetwork,
 			Usage: "API listen `ADDRESS` (host:port); overrides --port"},
 		&cli.IntFlag{Name: "monitor-port", EnvVars: []string{"MONITOR_PORT"}, Category: catNetwork,
-			Usage: "`PORT` of /metrics, /debug/pprof and the status page; 0 disables it", DefaultText: "8000+ID"},
+			Usage: "`PORT` of /metrics, /debug/pprof, /trace and the status page (https with TLS; pprof and /trace need the cluster secret except from loopback); 0 disables it", DefaultText: "8000+ID"},
 		&cli.StringFlag{Name: "advertise", EnvVars: []string{"ADVERTISE_HOST"}, Category: catNetwork,
-			Usage: "`HOST` other nodes reach this node at", DefaultText: "127.0.0.1, or the node name with --compose"},
+			Usage: "`HOST` other nodes reach this node at: gossip advertises it (a name is resolved at start)", DefaultText: "the host of the node's topology address"},
+		&cli.StringFlag{Name: "gossip-advertise", EnvVars: []string{"GOSSIP_ADVERTISE"}, Category: catNetwork,
+			Usage: "`HOST[:PORT]` memberlist tells its peers to reach it at (a name is resolved at start; in a Swarm task the service name, or memberlist picks the unreachable docker_gwbridge address)", DefaultText: "--advertise at --gossip-port"},
 		&cli.IntFlag{Name: "gossip-port", EnvVars: []string{"GOSSIP_PORT"}, Category: catNetwork,
 			Usage: "memberlist `PORT`", DefaultText: "7000+ID, or 7946 with --compose"},
 		&cli.StringFlag{Name: "gossip-bind", EnvVars: []string{"GOSSIP_BIND"}, Category: catNetwork,
@@ -148,18 +176,48 @@ func paxosdFlags() []cli.Flag {
 		// security
 		&cli.StringFlag{Name: "secret", EnvVars: []string{"CLUSTER_SECRET"}, Category: catSecurity,
 			Usage: "cluster `SECRET`: bearer token of internal endpoints and gossip encryption key; empty leaves them open"},
+		&cli.StringFlag{Name: "secret-file", EnvVars: []string{"CLUSTER_SECRET_FILE"}, Category: catSecurity,
+			Usage: "read the cluster secret from `FILE` (a Docker or Kubernetes secret; surrounding whitespace is dropped) instead of --secret"},
+		&cli.StringFlag{Name: "trace-allow-from", EnvVars: []string{"TRACE_ALLOW_FROM"}, Category: catSecurity,
+			Usage: "networks `CIDR,...` that may read the protocol trace (/trace, the status page's diagram) on the monitor port without the cluster secret; loopback always may, pprof always needs the secret elsewhere (Compose sets the private ranges: its ports are published on 127.0.0.1)"},
 		&cli.StringFlag{Name: "client-token", EnvVars: []string{"CLIENT_TOKEN"}, Category: catSecurity,
 			Usage: "bearer `TOKEN` required on writes (/send, /propose); empty allows anyone"},
+		&cli.StringFlag{Name: "cert-file", EnvVars: []string{"CERT_FILE"}, Category: catSecurity,
+			Usage: "this node's TLS certificate `FILE` (paxosctl certs: NAME.crt); with --key-file and --trusted-ca-file the API speaks only TLS and nodes prove who they are"},
+		&cli.StringFlag{Name: "key-file", EnvVars: []string{"KEY_FILE"}, Category: catSecurity,
+			Usage: "the key `FILE` of --cert-file"},
+		&cli.StringFlag{Name: "trusted-ca-file", EnvVars: []string{"TRUSTED_CA_FILE"}, Category: catSecurity,
+			Usage: "the CA `FILE` every node's and client's certificate must be signed by (files are re-read at every handshake)"},
+		&cli.StringFlag{Name: "tls-dir", EnvVars: []string{"TLS_DIR"}, Category: catSecurity,
+			Usage: "a `DIR` holding " + tlsDirCA + ", " + tlsDirCert + " and " + tlsDirKey + ": the three files above at once (scripts/secure.sh makes one per node)"},
 
 		// tuning
 		&cli.DurationFlag{Name: "tick", EnvVars: []string{"TICK"}, Category: catTuning,
-			Usage: "protocol clock `INTERVAL` (heartbeat every 2 ticks, election after 10-20)", Value: 50 * time.Millisecond},
+			Usage: "protocol clock `INTERVAL` (heartbeat every 2 ticks, election after 10-20)", Value: def.Tick},
 		&cli.DurationFlag{Name: "request-timeout", EnvVars: []string{"REQUEST_TIMEOUT"}, Category: catTuning,
-			Usage: "longest a write or read may take (`DURATION`)", Value: 5 * time.Second},
+			Usage: "longest a write or read may take (`DURATION`)", Value: def.RequestTimeout},
 		&cli.IntFlag{Name: "max-value-bytes", EnvVars: []string{"MAX_VALUE_BYTES"}, Category: catTuning,
-			Usage: "largest value in `BYTES` (larger ones get 413)", Value: 1 << 20},
+			Usage: "largest value in `BYTES` (larger ones get 413)", Value: def.MaxValueBytes},
+		&cli.Uint64Flag{Name: "max-learner-lag", EnvVars: []string{"MAX_LEARNER_LAG"}, Category: catTuning,
+			Usage: "proposers: raise LEARNER_LAG (writes get 503) when the chosen log is more than `SLOTS` ahead of the slowest learner's durable log",
+			Value: def.MaxLearnerLag},
+		&cli.Int64Flag{Name: "quota-bytes", EnvVars: []string{"QUOTA_BYTES"}, Category: catTuning,
+			Usage: "acceptors: raise NOSPACE when the data is larger than `BYTES`", Value: def.QuotaBytes},
+		&cli.Int64Flag{Name: "min-free-bytes", EnvVars: []string{"MIN_FREE_BYTES"}, Category: catTuning,
+			Usage: "acceptors: raise NOSPACE when the data dir's filesystem has less than `BYTES` free", Value: def.MinFreeBytes},
+		&cli.IntFlag{Name: "dedup-window", EnvVars: []string{"DEDUP_WINDOW"}, Category: catTuning,
+			Usage: "a retry with the same request_id within `SLOTS` of its first copy gets the first copy's slot; further on it is a new value (README: Guarantees). Must be the same on every node",
+			Value: replog.DefaultConfig().DedupWindow},
+		&cli.IntFlag{Name: "learner-silence-ticks", EnvVars: []string{"LEARNER_SILENCE_TICKS"}, Category: catTuning,
+			Usage: "proposers: a learner not heard for `TICKS` holds compaction back no more (it catches up from the other learner when it returns)",
+			Value: replog.DefaultConfig().LearnerSilenceTicks},
+		&cli.IntFlag{Name: "compact-every", EnvVars: []string{"COMPACT_EVERY"}, Category: catTuning,
+			Usage: "acceptors compact when the point the learners hold durably moved `SLOTS` past the last compaction",
+			Value: replog.DefaultConfig().CompactEvery},
 		&cli.BoolFlag{Name: "no-sync", EnvVars: []string{"NO_SYNC"}, Category: catTuning,
 			Usage: "turn fsync off: UNSAFE, a crash can break promises; protocol benchmarks only"},
+		&cli.BoolFlag{Name: "trace", EnvVars: []string{"TRACE"}, Category: catTuning, Value: true,
+			Usage: "keep the ring of recent protocol events (GET /trace, paxosctl trace, the status page's diagram); --trace=false or TRACE=false turns it off, to measure its cost"},
 
 		// logging
 		&cli.StringFlag{Name: "log-format", EnvVars: []string{"LOG_FORMAT"}, Category: catLogging,
@@ -199,6 +257,9 @@ func runPaxosd(c *cli.Context) error {
 	defer unwatch()
 
 	srv, err := server.New(cfg, log)
+	if errors.Is(err, storage.ErrWrongDir) {
+		return configError{fmt.Errorf("%s: %w", cfg.Name, err)}
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Name, err)
 	}
@@ -227,11 +288,13 @@ func logStart(log *slog.Logger, cfg server.Config) {
 		"listen", cfg.Listen,
 		"monitor", monitor,
 		"advertise", cfg.Advertise,
+		"gossip_advertise", cfg.GossipAdvertise,
 		"gossip", net.JoinHostPort(cfg.GossipBind, strconv.Itoa(cfg.GossipPort)),
 		"join", strings.Join(cfg.Join, ","),
 		"data_dir", cfg.DataDir,
+		"cluster_id", cfg.ClusterID,
 		"acceptors", server.FormatPeers(cfg.Acceptors),
-		"quorum", len(cfg.Acceptors)/2+1,
+		"quorum", replog.Quorum(len(cfg.Acceptors)),
 		"tick", cfg.Tick,
 		"secret_set", cfg.Secret != "",
 		"client_token_set", cfg.ClientToken != "")
@@ -240,6 +303,9 @@ func logStart(log *slog.Logger, cfg server.Config) {
 	}
 	if cfg.NoSync {
 		log.Warn("fsync is off (NO_SYNC): a crash can lose promises and accepted values")
+	}
+	if cfg.NoTrace {
+		log.Info("protocol trace is off (TRACE=false): GET /trace answers 404")
 	}
 }
 
@@ -266,8 +332,8 @@ func paxosdLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 
 // paxosdConfig builds the node's configuration from flags and environment
 // variables (both already merged by urfave/cli) and the standard topology.
-// It does no I/O and returns an error for any value a node cannot start
-// with.
+// Its only I/O is reading --secret-file; it returns an error for any value
+// a node cannot start with.
 func paxosdConfig(c *cli.Context) (server.Config, error) {
 	cfg := server.DefaultConfig()
 	compose := c.Bool("compose")
@@ -347,7 +413,7 @@ func paxosdConfig(c *cli.Context) (server.Config, error) {
 		cfg.Listen = ":" + strconv.Itoa(port)
 	}
 
-	monitor := 8000 + int(cfg.ID)
+	monitor := server.MonitorPort(cfg.ID)
 	if c.IsSet("monitor-port") {
 		monitor = c.Int("monitor-port")
 	}
@@ -360,9 +426,15 @@ func paxosdConfig(c *cli.Context) (server.Config, error) {
 
 	cfg.Advertise = strings.TrimSpace(c.String("advertise"))
 	if cfg.Advertise == "" {
-		cfg.Advertise = "127.0.0.1"
-		if compose {
-			cfg.Advertise = cfg.Name
+		// The host others reach this node's API at: 127.0.0.1 in local
+		// mode, the node name with --compose.
+		cfg.Advertise, _, _ = net.SplitHostPort(self.Addr)
+	}
+	cfg.GossipAdvertise = strings.TrimSpace(c.String("gossip-advertise"))
+	if h, p, err := net.SplitHostPort(cfg.GossipAdvertise); err == nil {
+		n, err := strconv.Atoi(p)
+		if h == "" || err != nil || checkPort("", n) != nil {
+			return cfg, fmt.Errorf("--gossip-advertise/GOSSIP_ADVERTISE %q: want HOST or HOST:PORT", cfg.GossipAdvertise)
 		}
 	}
 
@@ -370,9 +442,9 @@ func paxosdConfig(c *cli.Context) (server.Config, error) {
 	if cfg.GossipBind == "" {
 		cfg.GossipBind = "0.0.0.0"
 	}
-	cfg.GossipPort = 7000 + int(cfg.ID)
+	cfg.GossipPort = server.GossipPort(cfg.ID)
 	if compose {
-		cfg.GossipPort = composeGossipPort
+		cfg.GossipPort = gossip.DefaultPort
 	}
 	if c.IsSet("gossip-port") {
 		cfg.GossipPort = c.Int("gossip-port")
@@ -390,8 +462,34 @@ func paxosdConfig(c *cli.Context) (server.Config, error) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = filepath.Join("volumes", cfg.Name)
 	}
+	cfg.ClusterID = strings.TrimSpace(c.String("cluster-id"))
+	if cfg.ClusterID == "" {
+		return cfg, errors.New("--cluster-id/CLUSTER_ID: must not be empty")
+	}
 	cfg.Secret = c.String("secret")
+	for _, v := range strings.Split(c.String("trace-allow-from"), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		n, err := netip.ParsePrefix(v)
+		if err != nil {
+			return cfg, fmt.Errorf("--trace-allow-from/TRACE_ALLOW_FROM: %q is not a network like 172.16.0.0/12: %w", v, err)
+		}
+		cfg.TraceAllowFrom = append(cfg.TraceAllowFrom, n.Masked())
+	}
+	secret, err := readSecret(cfg.Secret, c.String("secret-file"))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Secret = secret
 	cfg.ClientToken = c.String("client-token")
+	cfg.CertFile, cfg.KeyFile, cfg.TrustedCAFile = c.String("cert-file"), c.String("key-file"), c.String("trusted-ca-file")
+	if dir := strings.TrimSpace(c.String("tls-dir")); dir != "" {
+		if cfg.CertFile != "" || cfg.KeyFile != "" || cfg.TrustedCAFile != "" {
+			return cfg, errors.New("--tls-dir/TLS_DIR and --cert-file, --key-file or --trusted-ca-file are both set: set one")
+		}
+		cfg.CertFile, cfg.KeyFile, cfg.TrustedCAFile = tlsDirFiles(dir)
+	}
 
 	cfg.Tick = c.Duration("tick")
 	if cfg.Tick <= 0 {
@@ -405,13 +503,53 @@ func paxosdConfig(c *cli.Context) (server.Config, error) {
 	if cfg.MaxValueBytes <= 0 {
 		return cfg, fmt.Errorf("--max-value-bytes/MAX_VALUE_BYTES %d: must be positive", cfg.MaxValueBytes)
 	}
+	cfg.MaxLearnerLag = c.Uint64("max-learner-lag")
+	cfg.QuotaBytes = c.Int64("quota-bytes")
+	cfg.MinFreeBytes = c.Int64("min-free-bytes")
+	cfg.Core.DedupWindow = c.Int("dedup-window")
+	cfg.Core.CompactEvery = c.Int("compact-every")
+	cfg.Core.LearnerSilenceTicks = c.Int("learner-silence-ticks")
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{{"--max-learner-lag/MAX_LEARNER_LAG", cfg.MaxLearnerLag > 0}, {"--quota-bytes/QUOTA_BYTES", cfg.QuotaBytes > 0},
+		{"--min-free-bytes/MIN_FREE_BYTES", cfg.MinFreeBytes > 0},
+		{"--dedup-window/DEDUP_WINDOW", cfg.Core.DedupWindow > 0}, {"--compact-every/COMPACT_EVERY", cfg.Core.CompactEvery > 0},
+		{"--learner-silence-ticks/LEARNER_SILENCE_TICKS", cfg.Core.LearnerSilenceTicks > 0}} {
+		if !f.ok {
+			return cfg, fmt.Errorf("%s: must be positive", f.name)
+		}
+	}
 	cfg.NoSync = c.Bool("no-sync")
+	cfg.NoTrace = !c.Bool("trace")
 
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
 }
+
+// The files of a node's --tls-dir.
+const (
+	tlsDirCA   = "ca.crt"
+	tlsDirCert = "node.crt"
+	tlsDirKey  = "node.key"
+)
+
+// tlsDirFiles returns the certificate, key and CA files of a --tls-dir.
+func tlsDirFiles(dir string) (cert, key, ca string) {
+	return filepath.Join(dir, tlsDirCert), filepath.Join(dir, tlsDirKey), filepath.Join(dir, tlsDirCA)
+}
+
+// configError is a configuration error found after the flags were read (a
+// data dir of another cluster or node): exit status 3, and errors.Is sees
+// what it wraps.
+type configError struct{ error }
+
+// ExitCode is exitConfig (cli.ExitCoder).
+func (configError) ExitCode() int { return exitConfig }
+
+func (e configError) Unwrap() error { return e.error }
 
 func checkPort(what string, port int) error {
 	if port < 1 || port > 65535 {

@@ -2,15 +2,22 @@ package cli
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/paxos-go/paxos/internal/pki"
 )
 
 // runHealthApp runs "paxosd health args..." and returns stdout and the error
@@ -155,5 +162,124 @@ func TestPaxosdHealthIsACommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `["CMD", "/paxosd", "health"]`) {
 		t.Errorf("paxosd health --help lacks the healthcheck example:\n%s", out.String())
+	}
+}
+
+// paxosd health --ready asks GET /ready: a node alive but not ready passes
+// the health check and fails the readiness check, saying why.
+func TestPaxosdHealthReady(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/health":
+			_, _ = w.Write([]byte(`{"id":1,"status":"healthy"}`))
+		case "/ready":
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"id":1,"status":"not ready","error":"no leader known"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	if _, err := runHealthApp(t, nil, "--url", srv.URL); err != nil {
+		t.Fatalf("paxosd health: %v, want healthy", err)
+	}
+	_, err := runHealthApp(t, nil, "--ready", "--url", srv.URL)
+	if got := exitCode(err); got != exitUnhealthy || !strings.Contains(err.Error(), "/ready answered 503") || !strings.Contains(err.Error(), "no leader known") {
+		t.Fatalf("paxosd health --ready: exit %d, %v; want %d with the reason", got, err, exitUnhealthy)
+	}
+	if portInUse("4001") {
+		t.Skip("port 4001 is in use (a cluster runs here)")
+	}
+	_, err = runHealthApp(t, map[string]string{"NODE_ID": "4"}, "--ready")
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:4001/ready") {
+		t.Fatalf("paxosd health --ready with NODE_ID 4: %v, want it to ask 127.0.0.1:4001/ready", err)
+	}
+}
+
+// paxosd health of a TLS node uses the node's own settings (TRUSTED_CA_FILE,
+// CERT_FILE, KEY_FILE): https, the node's CA, the node's certificate. The
+// Compose and Kubernetes healthchecks of a TLS cluster set nothing else.
+func TestPaxosdHealthTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.NewCA("test CA", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := pki.WriteFile(p, data, false); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caFile := write("ca.crt", ca.CertPEM)
+	crt, key, err := ca.Issue(pki.Spec{CommonName: "acceptor1", NodeID: 4, IPs: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := write("acceptor1.crt", crt), write("acceptor1.key", key)
+	pair, err := tls.X509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TLS.PeerCertificates) == 0 {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":4,"path":"` + r.URL.Path + `"}`))
+	}))
+	// Like a node: a client certificate is checked when given (here: demanded,
+	// to see that health presents the node's).
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	_, port, _ := net.SplitHostPort(u.Host)
+	env := map[string]string{"PORT": port, "TRUSTED_CA_FILE": caFile, "CERT_FILE": certFile, "KEY_FILE": keyFile}
+
+	for _, args := range [][]string{nil, {"--ready"}} {
+		out, err := runHealthApp(t, env, args...)
+		if err != nil {
+			t.Fatalf("paxosd health %v of a TLS node with its own files: %v", args, err)
+		}
+		if want := "/health"; len(args) > 0 {
+			want = "/ready"
+			if !strings.Contains(out, want) {
+				t.Errorf("paxosd health %v asked %s, want %s", args, out, want)
+			}
+		}
+	}
+	// TLS_DIR, the node's folder (ca.crt, node.crt, node.key), does the same.
+	tlsDir := filepath.Join(dir, "acceptor1")
+	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for from, to := range map[string]string{caFile: tlsDirCA, certFile: tlsDirCert, keyFile: tlsDirKey} {
+		data, _ := os.ReadFile(from)
+		if err := pki.WriteFile(filepath.Join(tlsDir, to), data, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := runHealthApp(t, map[string]string{"PORT": port, "TLS_DIR": tlsDir}, "--ready"); err != nil {
+		t.Errorf("paxosd health --ready with TLS_DIR: %v", err)
+	}
+	// Without the node's files it cannot: plain HTTP to a TLS port, or a
+	// CA that did not sign the node.
+	if _, err := runHealthApp(t, map[string]string{"PORT": port}); exitCode(err) != exitUnhealthy {
+		t.Errorf("paxosd health without TRUSTED_CA_FILE: %v, want unhealthy", err)
+	}
+	other, _ := pki.NewCA("other CA", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	env["TRUSTED_CA_FILE"] = write("other.crt", other.CertPEM)
+	if _, err := runHealthApp(t, env); exitCode(err) != exitUnhealthy || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("paxosd health with another CA: %v, want unhealthy, naming the certificate", err)
+	}
+	env["TRUSTED_CA_FILE"] = filepath.Join(dir, "missing.crt")
+	if _, err := runHealthApp(t, env); exitCode(err) != exitUnhealthy || !strings.Contains(err.Error(), "TRUSTED_CA_FILE") {
+		t.Errorf("paxosd health with a missing CA file: %v, want unhealthy, naming TRUSTED_CA_FILE", err)
 	}
 }

@@ -2,17 +2,23 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/paxos-go/paxos/replog"
 	"github.com/paxos-go/paxos/server"
+	"github.com/paxos-go/paxos/storage"
 )
 
 // clearPaxosdEnv unsets every environment variable paxosd reads, so the
@@ -56,6 +62,10 @@ func buildConfig(t *testing.T, env map[string]string, args ...string) (server.Co
 }
 
 func TestPaxosdConfig(t *testing.T) {
+	secretFile, emptyFile := filepath.Join(t.TempDir(), "secret"), filepath.Join(t.TempDir(), "empty")
+	if err := errors.Join(os.WriteFile(secretFile, []byte("s3cret\n"), 0o600), os.WriteFile(emptyFile, []byte(" \n"), 0o600)); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -81,11 +91,101 @@ func TestPaxosdConfig(t *testing.T) {
 				if c.Tick != 50*time.Millisecond || c.RequestTimeout != 5*time.Second || c.MaxValueBytes != 1<<20 {
 					t.Errorf("tuning defaults: tick %v timeout %v max %d", c.Tick, c.RequestTimeout, c.MaxValueBytes)
 				}
-				if c.Secret != "" || c.ClientToken != "" || c.NoSync || len(c.Join) != 0 {
+				if d := server.DefaultConfig(); c.Tick != d.Tick || c.RequestTimeout != d.RequestTimeout || c.MaxValueBytes != d.MaxValueBytes ||
+					c.MaxLearnerLag != d.MaxLearnerLag || c.QuotaBytes != d.QuotaBytes || c.MinFreeBytes != d.MinFreeBytes || c.ClusterID != d.ClusterID {
+					t.Errorf("tuning defaults differ from server.DefaultConfig: %+v", c)
+				}
+				if c.Secret != "" || c.ClientToken != "" || c.NoSync || c.NoTrace || len(c.Join) != 0 {
 					t.Errorf("unexpected security/join defaults: %+v", c)
 				}
 			},
 		},
+		{
+			name: "cluster ID: default, CLUSTER_ID, --cluster-id wins",
+			env:  map[string]string{"CLUSTER_ID": "staging"},
+			args: []string{"--id", "4", "--cluster-id", "prod"},
+			check: func(t *testing.T, c server.Config) {
+				if c.ClusterID != "prod" {
+					t.Errorf("cluster ID %q, want prod", c.ClusterID)
+				}
+			},
+		},
+		{name: "dedup window and compaction step: defaults, DEDUP_WINDOW, --compact-every", env: map[string]string{"DEDUP_WINDOW": "5000"},
+			args: []string{"--id", "4", "--compact-every", "64", "--learner-silence-ticks", "100"},
+			check: func(t *testing.T, c server.Config) {
+				if c.Core.LearnerSilenceTicks != 100 {
+					t.Errorf("learner silence %d ticks, want 100", c.Core.LearnerSilenceTicks)
+				}
+				if c.Core.DedupWindow != 5000 || c.Core.CompactEvery != 64 {
+					t.Errorf("dedup window %d, compact every %d; want 5000, 64", c.Core.DedupWindow, c.Core.CompactEvery)
+				}
+			}},
+		{name: "dedup window default", args: []string{"--id", "1"},
+			check: func(t *testing.T, c server.Config) {
+				if d := replog.DefaultConfig(); c.Core.DedupWindow != d.DedupWindow || c.Core.CompactEvery != d.CompactEvery ||
+					c.Core.LearnerSilenceTicks != d.LearnerSilenceTicks {
+					t.Errorf("dedup window %d, compact every %d; want the replog defaults", c.Core.DedupWindow, c.Core.CompactEvery)
+				}
+			}},
+		{name: "--dedup-window 0 is refused", args: []string{"--id", "1", "--dedup-window", "0"}, wantErr: "--dedup-window/DEDUP_WINDOW"},
+		{name: "TRACE=0 turns the trace off", env: map[string]string{"TRACE": "0"}, args: []string{"--id", "4"},
+			check: func(t *testing.T, c server.Config) {
+				if !c.NoTrace {
+					t.Error("TRACE=0: the trace is on")
+				}
+			}},
+		{name: "--trace=false turns the trace off, --trace wins over TRACE", env: map[string]string{"TRACE": "false"}, args: []string{"--id", "4", "--trace=true"},
+			check: func(t *testing.T, c server.Config) {
+				if c.NoTrace {
+					t.Error("--trace=true: the trace is off")
+				}
+			}},
+		{name: "--trace=false", args: []string{"--id", "1", "--trace=false"},
+			check: func(t *testing.T, c server.Config) {
+				if !c.NoTrace {
+					t.Error("--trace=false: the trace is on")
+				}
+			}},
+		{name: "cluster ID from CLUSTER_ID", env: map[string]string{"CLUSTER_ID": "staging"}, args: []string{"--id", "4"},
+			check: func(t *testing.T, c server.Config) {
+				if c.ClusterID != "staging" {
+					t.Errorf("cluster ID %q, want staging", c.ClusterID)
+				}
+			}},
+		{name: "cluster ID default", args: []string{"--id", "4"},
+			check: func(t *testing.T, c server.Config) {
+				if c.ClusterID != server.DefaultClusterID {
+					t.Errorf("cluster ID %q, want %q", c.ClusterID, server.DefaultClusterID)
+				}
+			}},
+		{name: "secret from CLUSTER_SECRET_FILE", env: map[string]string{"CLUSTER_SECRET_FILE": secretFile}, args: []string{"--id", "4"},
+			check: func(t *testing.T, c server.Config) {
+				if c.Secret != "s3cret" {
+					t.Errorf("secret %q, want s3cret (the file's content without its newline)", c.Secret)
+				}
+			}},
+		{name: "secret and secret file", env: map[string]string{"CLUSTER_SECRET": "x", "CLUSTER_SECRET_FILE": secretFile}, args: []string{"--id", "4"},
+			wantErr: "both set"},
+		{name: "missing secret file", args: []string{"--id", "4", "--secret-file", "/nonexistent/secret"}, wantErr: "/nonexistent/secret"},
+		{name: "empty secret file", args: []string{"--id", "4", "--secret-file", emptyFile}, wantErr: "is empty"},
+		{name: "TLS_DIR names the three TLS files", env: map[string]string{"TLS_DIR": "/tls"}, args: []string{"--id", "4"},
+			check: func(t *testing.T, c server.Config) {
+				if c.CertFile != "/tls/node.crt" || c.KeyFile != "/tls/node.key" || c.TrustedCAFile != "/tls/ca.crt" {
+					t.Errorf("TLS files %q %q %q, want /tls/node.crt, /tls/node.key, /tls/ca.crt", c.CertFile, c.KeyFile, c.TrustedCAFile)
+				}
+			}},
+		{name: "TLS_DIR and a TLS file", env: map[string]string{"TLS_DIR": "/tls", "CERT_FILE": "/x.crt"}, args: []string{"--id", "4"},
+			wantErr: "both set"},
+		{name: "advertise: the topology host by default, GOSSIP_ADVERTISE", env: map[string]string{"GOSSIP_ADVERTISE": "acceptor1:17946"},
+			args: []string{"--id", "4", "--acceptors", "4@10.0.0.4:4001,5@10.0.0.5:4001,6@10.0.0.6:4001"},
+			check: func(t *testing.T, c server.Config) {
+				if c.Advertise != "10.0.0.4" || c.GossipAdvertise != "acceptor1:17946" {
+					t.Errorf("advertise %q gossip advertise %q, want 10.0.0.4 and acceptor1:17946", c.Advertise, c.GossipAdvertise)
+				}
+			}},
+		{name: "bad GOSSIP_ADVERTISE port", args: []string{"--id", "4", "--gossip-advertise", "acceptor1:0"}, wantErr: "want HOST or HOST:PORT"},
+		{name: "cluster ID with a space", args: []string{"--id", "4", "--cluster-id", "my cluster"}, wantErr: "no spaces or control characters"},
+		{name: "empty cluster ID", env: map[string]string{"CLUSTER_ID": " "}, args: []string{"--id", "4"}, wantErr: "--cluster-id/CLUSTER_ID: must not be empty"},
 		{
 			name: "standard defaults per role",
 			args: []string{"--id", "10"},
@@ -317,5 +417,97 @@ func TestLogStartHidesSecrets(t *testing.T) {
 	logStart(slog.New(slog.NewTextHandler(&buf, nil)), cfg)
 	if !strings.Contains(buf.String(), "internal endpoints are open: set CLUSTER_SECRET") {
 		t.Errorf("no warning without a secret: %s", buf.String())
+	}
+}
+
+// An acceptor whose write-ahead file is gone while its bbolt file records
+// it does not start (it would have forgotten its promises): paxosd returns
+// an error (main exits non-zero) naming the missing file.
+func TestPaxosdRefusesMissingWAL(t *testing.T) {
+	clearPaxosdEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "acceptor.db")
+	a, err := storage.OpenLoggedAcceptor(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(a.Accept(301, nil), a.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(db + ".wal"); err != nil {
+		t.Fatal(err)
+	}
+	err = runPaxosdOn(t, dir, "--id", "4")
+	if err == nil || !errors.Is(err, storage.ErrMissingWAL) || !strings.Contains(err.Error(), db+".wal") {
+		t.Fatalf("paxosd on a data dir without its write-ahead file: %v; want ErrMissingWAL naming %s", err, db+".wal")
+	}
+	if _, err := os.Stat(db + ".wal"); err == nil {
+		t.Errorf("paxosd created %s again", db+".wal")
+	}
+}
+
+// A node started on the data dir of another node or cluster refuses it:
+// paxosd returns a configuration error (exit status 3) naming both
+// identities, and the dir is left as it was.
+func TestPaxosdRefusesOtherDataDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := storage.ClaimDir(dir, storage.Identity{ClusterID: "paxos", NodeID: 5}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--id", "4"}, []string{`cluster "paxos" node 5`, `cluster "paxos" node 4`}},
+		{[]string{"--id", "5", "--cluster-id", "prod"}, []string{`cluster "paxos" node 5`, `cluster "prod" node 5`}},
+	} {
+		err := runPaxosdOn(t, dir, tc.args...)
+		if !errors.Is(err, storage.ErrWrongDir) || exitCode(err) != exitConfig {
+			t.Fatalf("paxosd %v on node 5's data dir: %v (exit %d); want ErrWrongDir, exit %d", tc.args, err, exitCode(err), exitConfig)
+		}
+		for _, w := range append(tc.want, dir) {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("paxosd %v: %q does not name %s", tc.args, err, w)
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the refused data dir holds %d entries, want only %s", len(entries), storage.IdentityFile)
+	}
+}
+
+// runPaxosdOn runs paxosd with args on data dir dir, on loopback ports,
+// for at most 5 s, and returns what Run returned.
+func runPaxosdOn(t *testing.T, dir string, args ...string) error {
+	t.Helper()
+	clearPaxosdEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for gossip
+	if err != nil {
+		t.Fatal(err)
+	}
+	gossip := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	app := PaxosdApp()
+	app.Writer, app.ErrWriter = io.Discard, io.Discard
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return app.RunContext(ctx, append([]string{"paxosd", "--data-dir", dir, "--listen", "127.0.0.1:0",
+		"--monitor-port", "0", "--gossip-bind", "127.0.0.1", "--gossip-port", gossip, "--no-sync"}, args...))
+}
+
+// TestRunPaxosd: what cmd/paxosd's one line returns and prints: status 3
+// and one line for a configuration error, 0 for --version.
+func TestRunPaxosd(t *testing.T) {
+	clearPaxosdEnv(t)
+	var stderr bytes.Buffer
+	if code := RunPaxosd([]string{"paxosd", "--id", "4", "--tick", "-1s"}, &stderr); code != exitConfig {
+		t.Errorf("bad --tick: status %d, want %d (stderr %q)", code, exitConfig, stderr.String())
+	}
+	if got := stderr.String(); !strings.HasPrefix(got, "paxosd: --tick/TICK") || strings.Count(got, "\n") != 1 {
+		t.Errorf("bad --tick: stderr %q, want one line paxosd: --tick/TICK ...", got)
+	}
+	stderr.Reset()
+	if code := RunPaxosd([]string{"paxosd", "--version"}, &stderr); code != 0 || stderr.Len() != 0 {
+		t.Errorf("--version: status %d, stderr %q", code, stderr.String())
 	}
 }

@@ -1,7 +1,7 @@
 package replog
 
 import (
-	"math"
+	"slices"
 	"sort"
 )
 
@@ -10,6 +10,26 @@ import (
 // least its promise, and tells the learners what it accepted. Its promised
 // ballot and accepted entries reach storage (Ready.HardState, Ready.Accepted)
 // before the replies that depend on them are sent.
+//
+// An acceptor whose storage is new (RejoinPending: a new data dir, or a
+// disk that was lost) may have promised ballots and accepted values that
+// counted in a choice, and forgotten them. It takes no part until it has
+// asked every proposer and the other acceptors for their state (MsgRejoin)
+// and heard from every proposer and a quorum of the acceptors (the rejoin
+// rule, after Paxos Made Live §5.1). If none of them has history, the
+// cluster is new and it votes at once. Otherwise it raises its promise to
+// the highest ballot any of them promised or runs a Phase 1 at: a ballot it
+// promised before is either some proposer's current one, or one no Phase 1
+// can complete any more. It accepts again (a leader elected without its
+// promise learned every chosen value from the others), and promises nothing
+// until its chosen watermark passes the highest slot any of them accepted
+// and the learners that count have persisted the log up to there (Compact on
+// accepts): every slot where its forgotten votes could have counted is then
+// chosen, known and held durably by a learner, so the next lost disk cannot
+// take the last copies. Below that slot it answers catch-up requests as for
+// compacted slots: a learner's recovery must not take its silence there for
+// a vote. The outcome is persisted (HardState.Rejoin), so a crash before it
+// is decided does not end the rule, and one after it does not start it again.
 type Acceptor struct {
 	cfg     Config
 	storage AcceptorStorage
@@ -18,6 +38,8 @@ type Acceptor struct {
 	// commit is the chosen watermark leaders told this acceptor: every slot
 	// below it is chosen. It bounds promises (SPEC §8.2).
 	commit uint64
+	// savedCommit is the highest commit handed out in a Ready's HardState.
+	savedCommit uint64
 	// compacted is the highest compaction point handed out in a Ready.
 	compacted uint64
 	// sinceLeader counts ticks since an accept from the promised leader. While
@@ -25,6 +47,18 @@ type Acceptor struct {
 	// a proposer that was cut off (and kept raising its ballot) cannot depose
 	// a healthy leader when it comes back.
 	sinceLeader int
+
+	// The rejoin rule (see the type's doc). fresh: storage was empty at
+	// start and the others have not answered yet; rejoin: promise nothing
+	// while commit is below it; top: one past the highest slot accepted.
+	fresh      bool
+	rejoin     uint64
+	top        uint64
+	rejoinAsk  int
+	rejoinFrom map[ID]Message
+	// learned is the highest compaction point leaders told (Compact)
+	// (Compact on accepts): below it no one needs this acceptor's votes.
+	learned uint64
 
 	rd Ready
 }
@@ -48,8 +82,95 @@ func NewAcceptor(cfg Config, s AcceptorStorage) (*Acceptor, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The persisted commit point keeps a restarted acceptor's promises
+	// small: without it they would carry every entry above the compaction
+	// point (SPEC §8.2).
+	commit, err := s.Commit()
+	if err != nil {
+		return nil, err
+	}
+	commit = max(commit, c)
+	top, err := s.Top()
+	if err != nil {
+		return nil, err
+	}
+	rejoinValue, err := s.Rejoin()
+	if err != nil {
+		return nil, err
+	}
+	var rejoin uint64
+	if rejoinValue != RejoinPending && rejoinValue > 0 {
+		rejoin = rejoinValue - 1
+	}
 	// A restarted acceptor has heard no leader yet.
-	return &Acceptor{cfg: cfg, storage: s, promised: p, commit: c, compacted: c, sinceLeader: cfg.ElectionTicks}, nil
+	// Compaction happens only below what a learner persisted (Compact).
+	a := &Acceptor{cfg: cfg, storage: s, promised: p, commit: commit, savedCommit: commit, compacted: c,
+		sinceLeader: cfg.ElectionTicks, top: top, rejoin: rejoin, learned: c}
+	if rejoinValue == RejoinPending && len(a.others()) > 0 && !cfg.noRejoin {
+		a.fresh, a.rejoinFrom = true, map[ID]Message{}
+		a.rejoinAsk = cfg.RetryTicks // ask at the first tick
+	}
+	return a, nil
+}
+
+// Voting reports whether this acceptor promises: false while the rejoin
+// rule (see Acceptor) holds it back.
+func (a *Acceptor) Voting() bool {
+	return !a.fresh && (a.rejoin == 0 || (a.commit >= a.rejoin && a.learned >= a.rejoin))
+}
+
+// RejoinSlot returns the slot the rejoin rule waits for (0 when this
+// acceptor never lost its storage, or has not heard the others yet).
+func (a *Acceptor) RejoinSlot() uint64 { return a.rejoin }
+
+func (a *Acceptor) others() []ID { return without(a.cfg.Acceptors, a.cfg.ID) }
+
+// rejoinAsks are the nodes the rejoin rule asks: every proposer (the only
+// ones that know the ballots of Phase 1s still under way) and the other
+// acceptors.
+func (a *Acceptor) rejoinAsks() []ID { return slices.Concat(a.cfg.Proposers, a.others()) }
+
+// onRejoinState takes another node's state; with every proposer's answer
+// and a quorum of the other acceptors' the rejoin rule decides (see
+// Acceptor).
+func (a *Acceptor) onRejoinState(m Message) {
+	if !a.fresh || m.From == a.cfg.ID || !slices.Contains(a.rejoinAsks(), m.From) {
+		return
+	}
+	a.rejoinFrom[m.From] = m
+	acceptors := 0
+	for id := range a.rejoinFrom {
+		if a.cfg.isAcceptor(id) {
+			acceptors++
+		}
+	}
+	for _, id := range a.cfg.Proposers {
+		if _, ok := a.rejoinFrom[id]; !ok {
+			return
+		}
+	}
+	if acceptors < a.cfg.Quorum() {
+		return
+	}
+	var promised Ballot
+	var top, commit uint64
+	for _, st := range a.rejoinFrom {
+		promised, top, commit = max(promised, st.Ballot), max(top, st.Slot), max(commit, st.Commit)
+	}
+	a.fresh, a.rejoinFrom = false, nil
+	if promised == 0 && top == 0 && commit == 0 {
+		a.rd.HardState.Rejoin = 1 // a new cluster: nothing to forget
+		return
+	}
+	// Its forgotten promises are at most promised: a ballot it promised
+	// before is either a proposer's current one, or one no Phase 1 can
+	// complete any more (a proposer that moves on, or restarts, drops the
+	// promises of its earlier ballots). Its forgotten votes counted only in
+	// slots below top (a choice needs one of the others).
+	a.promise(promised)
+	a.commit = max(a.commit, commit)
+	a.rejoin = max(top, commit)
+	a.rd.HardState.Rejoin = a.rejoin + 1
 }
 
 // Promised returns the highest ballot this acceptor promised.
@@ -58,15 +179,26 @@ func (a *Acceptor) Promised() Ballot { return a.promised }
 // Commit returns the chosen watermark this acceptor was told.
 func (a *Acceptor) Commit() uint64 { return a.commit }
 
-// Step handles MsgPrepare, MsgAccept and MsgCatchup; other messages are ignored.
+// Step handles MsgPrepare, MsgAccept, MsgCatchup, MsgRejoin and
+// MsgRejoinState; other messages are ignored.
 func (a *Acceptor) Step(m Message) error {
 	switch m.Type {
 	case MsgPrepare:
-		return a.prepare(m)
+		if a.Voting() {
+			return a.prepare(m)
+		}
 	case MsgAccept:
-		a.accept(m)
+		if !a.fresh {
+			a.accept(m)
+		}
 	case MsgCatchup:
 		return a.catchup(m)
+	case MsgRejoin:
+		if a.cfg.isAcceptor(m.From) {
+			a.send(Message{Type: MsgRejoinState, To: m.From, Ballot: a.promised, Slot: a.top, Commit: a.commit})
+		}
+	case MsgRejoinState:
+		a.onRejoinState(m)
 	}
 	return nil
 }
@@ -94,12 +226,28 @@ func (a *Acceptor) prepare(m Message) error {
 		return nil
 	}
 	a.promise(m.Ballot)
-	entries, err := a.accepted(max(m.Slot, a.commit), math.MaxInt)
+	// One page of the promise: Phase 1 may need several messages (SPEC §9,
+	// bounds). The candidate asks for the next page with a prepare at the
+	// same ballot from the slot after the last entry of this one.
+	from := max(m.Slot, a.commit)
+	entries, truncated, err := a.page(from)
 	if err != nil {
 		return err
 	}
-	a.send(Message{Type: MsgPromise, To: m.From, Ballot: a.promised, Commit: a.commit, Entries: entries})
+	a.send(Message{Type: MsgPromise, To: m.From, Ballot: a.promised, Commit: a.commit, Slot: from,
+		Entries: entries, Truncated: truncated})
 	return nil
+}
+
+// page returns one message's worth of accepted entries from slot from on
+// (at most CatchupLimit and MaxMsgBytes), and whether more follow.
+func (a *Acceptor) page(from uint64) ([]Entry, bool, error) {
+	entries, err := a.accepted(from, a.cfg.CatchupLimit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	n := a.cfg.fit(entries, a.cfg.CatchupLimit)
+	return entries[:n:n], n < len(entries), nil
 }
 
 // maxSlotsAhead bounds how far past its chosen watermark an acceptor
@@ -116,7 +264,16 @@ func (a *Acceptor) accept(m Message) {
 	a.promise(m.Ballot)
 	a.sinceLeader = 0
 	a.commit = max(a.commit, m.Commit)
-	// Compaction is safe below min(Compact, commit): every learner has those
+	a.learned = max(a.learned, m.Compact)
+	if a.rejoin > a.compacted && a.Voting() {
+		// The rejoin is done: below its slot the learners hold the log,
+		// so this acceptor compacts there (and votes after a restart too).
+		a.compacted = a.rejoin
+		a.rd.Compact = a.rejoin
+	}
+	// The chosen watermark rides on the writes this acceptor makes anyway.
+	defer a.saveCommit()
+	// Compaction is safe below min(Compact, commit): a learner holds those
 	// slots, and a new leader's Phase 1 starts at or above this acceptor's
 	// commit, so no one asks for them again.
 	if c := min(m.Compact, a.commit); c >= a.compacted+uint64(a.cfg.CompactEvery) {
@@ -134,6 +291,7 @@ func (a *Acceptor) accept(m Message) {
 			continue // no leader gets this far ahead: a forged or broken slot
 		}
 		e.Ballot = m.Ballot
+		a.top = max(a.top, e.Slot+1)
 		slots = append(slots, e.Slot)
 		learned = append(learned, e)
 	}
@@ -151,14 +309,22 @@ func (a *Acceptor) accept(m Message) {
 // in the answer is the first slot it covers: compacted slots are not covered
 // (this acceptor no longer knows what it accepted there).
 func (a *Acceptor) catchup(m Message) error {
-	from := max(m.Slot, a.compacted)
-	entries, err := a.accepted(from, a.cfg.CatchupLimit+1)
+	// Below the rejoin slot this acceptor may have forgotten what it
+	// accepted: it answers for those slots as for compacted ones (not at all).
+	from := max(m.Slot, a.compacted, a.rejoin)
+	entries, truncated, err := a.page(from)
 	if err != nil {
 		return err
 	}
-	n := a.cfg.fit(entries, a.cfg.CatchupLimit)
-	a.send(Message{Type: MsgLearn, To: m.From, Commit: a.commit, Probe: m.Probe, Slot: from,
-		Entries: entries[:n], Truncated: n < len(entries)})
+	probe := m.Probe
+	if !a.Voting() {
+		// A learner's recovery round reads what a quorum did NOT accept,
+		// as a Phase 1 does: an acceptor that may have forgotten its votes
+		// must not count in it. Its entries still count as votes.
+		probe = 0
+	}
+	a.send(Message{Type: MsgLearn, To: m.From, Commit: a.commit, Probe: probe, Slot: from,
+		Entries: entries, Truncated: truncated})
 	return nil
 }
 
@@ -192,13 +358,37 @@ func (a *Acceptor) accepted(from uint64, limit int) ([]Entry, error) {
 	return out, nil
 }
 
+// saveCommit hands the commit point to storage with the next write. A lower
+// persisted point is always safe (it only makes promises longer after a
+// restart), so it costs no write of its own.
+func (a *Acceptor) saveCommit() {
+	if a.commit > a.savedCommit && (!a.rd.HardState.IsEmpty() || len(a.rd.Accepted) > 0 || a.rd.Compact > 0) {
+		a.rd.HardState.Commit = a.commit
+		a.savedCommit = a.commit
+	}
+}
+
 func (a *Acceptor) send(m Message) {
 	m.From = a.cfg.ID
 	a.rd.Messages = append(a.rd.Messages, m)
 }
 
-// Tick advances the acceptor's clock (how long since it heard the leader).
-func (a *Acceptor) Tick() { a.sinceLeader++ }
+// Tick advances the acceptor's clock (how long since it heard the leader),
+// and asks the others again while the rejoin rule waits for their answers.
+func (a *Acceptor) Tick() {
+	a.sinceLeader++
+	if !a.fresh {
+		return
+	}
+	if a.rejoinAsk++; a.rejoinAsk >= a.cfg.RetryTicks {
+		a.rejoinAsk = 0
+		for _, id := range a.rejoinAsks() {
+			if _, ok := a.rejoinFrom[id]; !ok {
+				a.send(Message{Type: MsgRejoin, To: id})
+			}
+		}
+	}
+}
 
 // leaderAlive reports whether the promised leader was heard recently: within
 // half an election timeout. A leader sends accepts at least every heartbeat,

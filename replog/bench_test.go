@@ -5,18 +5,34 @@ import (
 	"testing"
 
 	"github.com/paxos-go/paxos/replog"
-	"github.com/paxos-go/paxos/storage"
+	"github.com/paxos-go/paxos/replog/replogtest"
 )
 
 // cluster is a loss-free in-process cluster for benchmarks: messages are
 // delivered in order and storage is in memory, so only the core is measured.
 type cluster struct {
 	nodes  map[replog.ID]replog.Node
-	stores map[replog.ID]any
+	stores map[replog.ID]replogtest.Store
 	leader *replog.Proposer
 	queue  []replog.Message
 	chosen int
 }
+
+// The benchmark's stores: replogtest's memory stores, or nullStore.
+type (
+	proposerStore interface {
+		replog.ProposerStorage
+		replogtest.Store
+	}
+	acceptorStore interface {
+		replog.AcceptorStorage
+		replogtest.Store
+	}
+	learnerStore interface {
+		replog.LearnerStorage
+		replogtest.Store
+	}
+)
 
 // nullStore is storage that keeps nothing: it measures the core alone.
 type nullStore struct{}
@@ -28,16 +44,20 @@ func (nullStore) Accepted(uint64, int) ([]replog.Entry, error)     { return nil,
 func (nullStore) Commit() (uint64, error)                          { return 0, nil }
 func (nullStore) Chosen(uint64, int) ([]replog.ChosenEntry, error) { return nil, nil }
 func (nullStore) FirstSlot(string) (uint64, bool, error)           { return 0, false, nil }
+func (nullStore) Applied() (uint64, error)                         { return 0, nil }
+func (nullStore) Top() (uint64, error)                             { return 0, nil }
+func (nullStore) Rejoin() (uint64, error)                          { return 0, nil }
+func (nullStore) Save(*replog.Ready) error                         { return nil }
 
 func newCluster(tb testing.TB, mem bool) *cluster {
-	c := &cluster{nodes: map[replog.ID]replog.Node{}, stores: map[replog.ID]any{}}
+	c := &cluster{nodes: map[replog.ID]replog.Node{}, stores: map[replog.ID]replogtest.Store{}}
 	cfg := func(id replog.ID) replog.Config {
 		return replog.Config{ID: id, Proposers: []replog.ID{1}, Acceptors: []replog.ID{4, 5, 6},
 			Learners: []replog.ID{7}, Notify: []replog.ID{1}}
 	}
-	var ps replog.ProposerStorage = nullStore{}
+	var ps proposerStore = nullStore{}
 	if mem {
-		ps = storage.NewMemProposer()
+		ps = replogtest.NewProposerStore()
 	}
 	p, err := replog.NewProposer(cfg(1), ps)
 	if err != nil {
@@ -45,19 +65,20 @@ func newCluster(tb testing.TB, mem bool) *cluster {
 	}
 	c.leader, c.nodes[1], c.stores[1] = p, p, ps
 	for _, id := range []replog.ID{4, 5, 6} {
-		var as replog.AcceptorStorage = nullStore{}
+		var as acceptorStore = nullStore{}
 		if mem {
-			as = storage.NewMemAcceptor()
+			as = replogtest.NewAcceptorStore()
 		}
 		a, err := replog.NewAcceptor(cfg(id), as)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		bootstrap(tb, a, cfg(id), as)
 		c.nodes[id], c.stores[id] = a, as
 	}
-	var ls replog.LearnerStorage = nullStore{}
+	var ls learnerStore = nullStore{}
 	if mem {
-		ls = storage.NewMemLearner()
+		ls = replogtest.NewLearnerStore()
 	}
 	l, err := replog.NewLearner(cfg(7), ls)
 	if err != nil {
@@ -66,7 +87,7 @@ func newCluster(tb testing.TB, mem bool) *cluster {
 	c.nodes[7], c.stores[7] = l, ls
 	p.Campaign()
 	c.pump(tb)
-	if p.Status().Role != replog.Leader {
+	if p.Status().State != replog.Leader {
 		tb.Fatal("no leader")
 	}
 	return c
@@ -92,20 +113,7 @@ func (c *cluster) pump(tb testing.TB) {
 func (c *cluster) drain(tb testing.TB, n replog.Node, id replog.ID) {
 	for n.HasReady() {
 		rd := n.Ready()
-		var err error
-		switch s := c.stores[id].(type) {
-		case *storage.MemAcceptor:
-			err = s.Save(rd.HardState.Promised, rd.Accepted)
-		case *storage.MemLearner:
-			if len(rd.Chosen) > 0 {
-				err = s.Append(rd.Chosen)
-			}
-		case *storage.MemProposer:
-			if rd.HardState.Round > 0 {
-				err = s.SetRound(rd.HardState.Round)
-			}
-		}
-		if err != nil {
+		if err := c.stores[id].Save(&rd); err != nil {
 			tb.Fatal(err)
 		}
 		c.queue = append(c.queue, rd.Messages...)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // Config configures one role. Zero fields take the defaults of DefaultConfig.
@@ -30,9 +31,15 @@ type Config struct {
 	RetryTicks int
 	// Window is the most slots a leader keeps in flight (pipelining).
 	Window int
+	// MaxInflightBytes bounds the window in bytes (by Command.Size): a
+	// command waits when it would take the slots in flight past it (one
+	// command always fits).
+	MaxInflightBytes int
 	// MaxQueue is the most proposals a leader queues when the window is full;
 	// more are answered ErrDropped.
 	MaxQueue int
+	// MaxQueueBytes bounds the queue in bytes as MaxQueue does in commands.
+	MaxQueueBytes int
 	// MaxBatch is the most entries in one accept message (batching).
 	MaxBatch int
 	// CatchupLimit is the most entries in one catch-up answer.
@@ -45,19 +52,46 @@ type Config struct {
 	// CompactEvery: an acceptor compacts its storage when the point every
 	// learner persisted moved this many slots past the last compaction.
 	CompactEvery int
+	// LearnerSilenceTicks: a learner a proposer has not heard from for this
+	// many ticks no longer holds compaction back (see Proposer's
+	// compactPoint): acceptors compact below what the learners heard lately
+	// hold durably, as long as at least one of them does, and a learner
+	// that comes back below that point catches up from another learner.
+	LearnerSilenceTicks int
+	// DedupWindow is the request-ID deduplication window, in slots: a
+	// command is a copy of an earlier one with the same RequestID when that
+	// first copy is fewer than DedupWindow slots before it (see
+	// Config.isCopy). Proposers and learners keep request IDs of the last
+	// DedupWindow slots only (Ready.DedupFloor), so what they keep is bounded
+	// however long the log grows. Every node of a cluster must use the same
+	// window, or learners disagree about which copies count.
+	DedupWindow int
 
 	// LazySync (learners) says the caller persists Ready.Chosen without an
 	// fsync and reports what is durable with Learner.Synced; only durable
-	// slots count toward the compaction point acceptors are told.
+	// slots count toward the compaction point acceptors are told. A
+	// restarted learner takes every slot its storage holds as durable, so
+	// its storage must hold no unsynced slot at the start (a
+	// storage.BufferedLearner's buffer dies with the process).
 	LazySync bool
 
-	// Rand is the seeded source of every random choice (election timeouts).
+	// Rand is the seeded source of every random choice (election timeouts,
+	// the first catch-up round of a learner). In production it must be
+	// seeded anew at each start of a process: a learner's catch-up rounds
+	// must not repeat those of its earlier lives.
 	// Nil means a source seeded from ID.
 	Rand *rand.Rand
 
 	// quorum overrides the quorum size; tests use it to prove the simulation
 	// catches a broken quorum rule. Zero means a majority.
 	quorum int
+	// noRejoin turns the acceptors' rejoin rule off; tests use it to prove
+	// the simulation catches an acceptor that forgot its state.
+	noRejoin bool
+	// compactChosen makes a proposer tell acceptors to compact at the
+	// chosen watermark, held durably by a learner or not; tests use it to
+	// prove the simulation catches compaction of the last durable copy.
+	compactChosen bool
 }
 
 // DefaultConfig returns the production defaults for one node (one tick is
@@ -69,11 +103,22 @@ func DefaultConfig() Config {
 		RetryTicks:     4,
 		Window:         4096,
 		MaxQueue:       65536,
-		MaxBatch:       1024,
-		CatchupLimit:   2048,
-		MaxMsgBytes:    4 << 20,
-		PollTicks:      20,
-		CompactEvery:   4096,
+		// A window or queue of this many bytes takes a Phase 1 about
+		// MaxInflightBytes/MaxMsgBytes pages to recover.
+		MaxInflightBytes: 64 << 20,
+		MaxQueueBytes:    64 << 20,
+		MaxBatch:         1024,
+		CatchupLimit:     2048,
+		MaxMsgBytes:      4 << 20,
+		PollTicks:        20,
+		CompactEvery:     4096,
+		// About 30 s of writes at 30,000 slots/s, and an index of about
+		// 40 MiB (a request ID and a slot per entry) on each proposer and
+		// learner.
+		DedupWindow: 1 << 20,
+		// 5 minutes at 50 ms a tick: a learner's restart or a short
+		// partition does not move compaction past it.
+		LearnerSilenceTicks: 6000,
 	}
 }
 
@@ -84,6 +129,8 @@ func (c *Config) fillDefaults() {
 		{&c.RetryTicks, &d.RetryTicks}, {&c.Window, &d.Window}, {&c.MaxQueue, &d.MaxQueue},
 		{&c.MaxBatch, &d.MaxBatch}, {&c.CatchupLimit, &d.CatchupLimit}, {&c.PollTicks, &d.PollTicks},
 		{&c.CompactEvery, &d.CompactEvery}, {&c.MaxMsgBytes, &d.MaxMsgBytes},
+		{&c.MaxInflightBytes, &d.MaxInflightBytes}, {&c.MaxQueueBytes, &d.MaxQueueBytes},
+		{&c.DedupWindow, &d.DedupWindow}, {&c.LearnerSilenceTicks, &d.LearnerSilenceTicks},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def
@@ -110,8 +157,8 @@ func (c *Config) Validate() error {
 		seen[id] = true
 	}
 	for _, id := range c.Proposers {
-		if id == None || id >= ballotRadix {
-			return fmt.Errorf("replog: config: proposer ID %d must be in 1..%d", id, ballotRadix-1)
+		if id == None || id >= ProposerIDLimit {
+			return fmt.Errorf("replog: config: proposer ID %d must be in 1..%d", id, ProposerIDLimit-1)
 		}
 	}
 	if c.HeartbeatTicks >= c.ElectionTicks && c.ElectionTicks > 0 {
@@ -141,13 +188,52 @@ func Fit(count, limit, maxBytes int, size func(i int) int) int {
 	return n
 }
 
+// isCopy reports whether a command at slot is a copy (a retry) of the
+// command with the same request ID whose first copy is at first: first is
+// below slot and fewer than DedupWindow slots before it. The rule reads the
+// log alone (SPEC §8.6), so every learner and proposer agrees; a copy
+// further from its first copy is a first copy itself.
+func (c *Config) isCopy(first, slot uint64) bool {
+	return first < slot && slot-first < uint64(c.DedupWindow)
+}
+
+// dedupFloor is the lowest slot whose first copies still matter once the
+// log is commit slots long: a command at commit or later is never a copy
+// of a first copy below it.
+func (c *Config) dedupFloor(commit uint64) uint64 {
+	if w := uint64(c.DedupWindow); commit >= w {
+		return commit - w + 1
+	}
+	return 0
+}
+
+// without returns ids without id (a new slice).
+func without(ids []ID, id ID) []ID {
+	out := make([]ID, 0, len(ids))
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// isAcceptor reports whether id is a configured acceptor: only their
+// promises, acceptances and votes count (SPEC §3, §9).
+func (c *Config) isAcceptor(id ID) bool { return slices.Contains(c.Acceptors, id) }
+
 // Quorum is the number of distinct acceptors that make a majority.
 func (c *Config) Quorum() int {
 	if c.quorum > 0 {
 		return c.quorum
 	}
-	return len(c.Acceptors)/2 + 1
+	return Quorum(len(c.Acceptors))
 }
+
+// Quorum is the size of a majority of n acceptors: the number of distinct
+// acceptors whose promises elect a leader and whose acceptances choose a
+// value.
+func Quorum(n int) int { return n/2 + 1 }
 
 // Node is what every role offers its driver (see the package doc for the loop).
 type Node interface {

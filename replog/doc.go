@@ -13,12 +13,20 @@
 //		}
 //		if node.HasReady() {
 //			rd := node.Ready()
-//			storage.Save(rd)     // 1. persist (fsync) HardState, Accepted and Chosen
+//			store.Save(&rd)             // 1. persist (fsync) HardState, Accepted, Chosen, Compact
 //			transport.Send(rd.Messages) // 2. only then send
-//			apply(rd)             // 3. then deliver Results, ReadStates and Applied
+//			apply(rd)                   // 3. then deliver Results, ReadStates and Applied
 //			node.Advance()
 //		}
 //	}
+//
+// The core only reads its storage (ProposerStorage, AcceptorStorage,
+// LearnerStorage); writing each Ready is the caller's. Every store does it
+// with one Save(*Ready): the bbolt and memory stores of package storage,
+// which the server runs on, and replogtest's memory stores
+// (ProposerStore, AcceptorStore, LearnerStore), which the tests run on;
+// package replogtest also has nodes, a faulty network and the runner of
+// the golden-file scripts in testdata/.
 //
 // The order is part of the contract: a promise or an accepted reply is in
 // Ready.Messages, and it must not leave before the state it depends on (in the

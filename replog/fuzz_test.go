@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/paxos-go/paxos/replog"
-	"github.com/paxos-go/paxos/storage"
+	"github.com/paxos-go/paxos/replog/replogtest"
 )
 
 // The fuzzers play every other node of the cluster at once: they decode the
@@ -287,22 +287,18 @@ func FuzzAcceptorStep(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &fuzzInput{b: data}
 		cfg := fuzzConfig(4)
-		st := storage.NewMemAcceptor()
+		st := replogtest.NewAcceptorStore()
 		a, err := replog.NewAcceptor(cfg, st)
 		if err != nil {
 			t.Fatal(err)
 		}
+		bootstrap(t, a, cfg, st)
 		var promised replog.Ballot
 		handle := func() {
 			for a.HasReady() {
 				rd := a.Ready()
-				if err := st.Save(rd.HardState.Promised, rd.Accepted); err != nil {
+				if err := st.Save(&rd); err != nil {
 					t.Fatalf("save: %v", err)
-				}
-				if rd.Compact > 0 {
-					if err := st.Compact(rd.Compact); err != nil {
-						t.Fatalf("compact: %v", err)
-					}
 				}
 				durable, _ := st.Promised()
 				if durable < promised {
@@ -352,6 +348,7 @@ func FuzzAcceptorStep(f *testing.F) {
 				if a, err = replog.NewAcceptor(cfg, st); err != nil {
 					t.Fatal(err)
 				}
+				bootstrap(t, a, cfg, st)
 			}
 		}, handle)
 	})
@@ -379,7 +376,7 @@ func FuzzProposerStep(f *testing.F) {
 		defer allowSafetyPanic(t)
 		in := &fuzzInput{b: data}
 		cfg := fuzzConfig(1)
-		st := storage.NewMemProposer()
+		st := replogtest.NewProposerStore()
 		p, err := replog.NewProposer(cfg, st)
 		if err != nil {
 			t.Fatal(err)
@@ -390,7 +387,7 @@ func FuzzProposerStep(f *testing.F) {
 		handle := func() {
 			for p.HasReady() {
 				rd := p.Ready()
-				if err := st.SetRound(rd.HardState.Round); err != nil {
+				if err := st.Save(&rd); err != nil {
 					t.Fatalf("save: %v", err)
 				}
 				round, _ := st.Round()
@@ -470,7 +467,7 @@ func FuzzLearnerStep(f *testing.F) {
 		defer allowSafetyPanic(t)
 		in := &fuzzInput{b: data}
 		cfg := fuzzConfig(7)
-		st := storage.NewMemLearner()
+		st := replogtest.NewLearnerStore()
 		l, err := replog.NewLearner(cfg, st)
 		if err != nil {
 			t.Fatal(err)
@@ -478,9 +475,9 @@ func FuzzLearnerStep(f *testing.F) {
 		handle := func() {
 			for l.HasReady() {
 				rd := l.Ready()
-				// Append refuses a log that is not contiguous.
-				if err := st.Append(rd.Chosen); err != nil {
-					t.Fatalf("append: %v", err)
+				// Save refuses a log that is not contiguous.
+				if err := st.Save(&rd); err != nil {
+					t.Fatalf("save: %v", err)
 				}
 				for _, m := range rd.Messages {
 					if m.From != cfg.ID {

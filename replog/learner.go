@@ -10,7 +10,8 @@ import (
 // log only as a contiguous prefix (Ready.Chosen, persisted in slot order), and
 // a learner that sees a hole asks the other learners and the acceptors for it.
 // Duplicates of a request (retries) are marked in the log: the first copy in
-// slot order wins, so every learner agrees (SPEC §8.6).
+// slot order wins, so every learner agrees (SPEC §8.6), within the dedup
+// window (Config.DedupWindow).
 type Learner struct {
 	cfg     Config
 	storage LearnerStorage
@@ -28,6 +29,9 @@ type Learner struct {
 	// hint is the highest chosen watermark anyone told us about: every slot
 	// below it is chosen (it comes only from Commit fields, which are facts).
 	hint uint64
+	// heard: an acceptor or another learner has told this learner about
+	// the chosen log since it started (Heard).
+	heard bool
 	// notify holds the entries that joined the log since the last tick.
 	notify []Entry
 	// firstInReady indexes the requests of rd.Chosen (not yet in storage).
@@ -40,7 +44,9 @@ type Learner struct {
 	// (all learners missed the notifications, and later leaders overwrote
 	// part of the quorum). askSeq numbers the catch-up rounds sent to the
 	// acceptors; only answers to the current round count, because they were
-	// read after the learner knew the slots below askHint were chosen.
+	// read after the learner knew the slots below askHint were chosen. It
+	// starts at a random number (Config.Rand): rounds of earlier lives of
+	// this learner must not be taken for this one's.
 	askSeq  uint64
 	askHint uint64
 	answers map[ID]acceptorState
@@ -74,7 +80,11 @@ func NewLearner(cfg Config, s LearnerStorage) (*Learner, error) {
 		return nil, err
 	}
 	l := &Learner{cfg: cfg, storage: s, commit: c, hint: c, durable: c,
-		votes: map[uint64][]tally{}, chosen: map[uint64]Command{}, firstInReady: map[string]uint64{}}
+		votes: map[uint64][]tally{}, chosen: map[uint64]Command{}, firstInReady: map[string]uint64{},
+		// Catch-up rounds are numbered from a random start, so an answer
+		// to an earlier life of this learner (still queued at an acceptor)
+		// does not count in this one's round of the same number.
+		askSeq: cfg.Rand.Uint64()}
 	// A restarted learner asks for news at its first tick.
 	l.sinceAsk = cfg.PollTicks
 	return l, nil
@@ -93,12 +103,20 @@ func (l *Learner) Gaps() uint64 {
 	return 0
 }
 
+// Heard reports whether an acceptor or another learner has told this
+// learner about the chosen log since it started. Until then Gaps cannot
+// know what it misses: a learner that restarted knows only its own log.
+func (l *Learner) Heard() bool { return l.heard }
+
 // Step handles MsgLearn (from acceptors), MsgChosen (from learners) and
 // MsgCatchup (from learners and proposers).
 func (l *Learner) Step(m Message) error {
 	switch m.Type {
 	case MsgLearn:
-		l.hint = max(l.hint, m.Commit)
+		if !l.cfg.isAcceptor(m.From) {
+			return nil // only the configured acceptors vote (SPEC §9)
+		}
+		l.hint, l.heard = max(l.hint, m.Commit), true
 		for _, e := range m.Entries {
 			l.vote(m.From, e)
 		}
@@ -107,7 +125,10 @@ func (l *Learner) Step(m Message) error {
 		}
 		return l.advance()
 	case MsgChosen:
-		l.hint = max(l.hint, m.Commit)
+		if m.From == l.cfg.ID || !slices.Contains(l.cfg.Learners, m.From) {
+			return nil // chosen entries come from learners, who counted the quorums
+		}
+		l.hint, l.heard = max(l.hint, m.Commit), true
 		for _, e := range m.Entries {
 			l.choose(e.Slot, e.Command)
 		}
@@ -213,15 +234,15 @@ func (l *Learner) advance() error {
 			break
 		}
 		ce := ChosenEntry{Entry: Entry{Slot: l.commit, Command: cmd}, FirstSlot: l.commit}
-		if !cmd.IsNoop() {
-			first, dup, err := l.firstSlot(cmd.RequestID)
+		if r, ok := cmd.dedupKey(); ok {
+			first, dup, err := l.firstSlot(r)
 			if err != nil {
 				return err
 			}
-			if dup {
+			if dup && l.cfg.isCopy(first, l.commit) {
 				ce.Dup, ce.FirstSlot = true, first
 			} else {
-				l.firstInReady[cmd.RequestID] = l.commit
+				l.firstInReady[r] = l.commit
 			}
 		}
 		l.rd.Chosen = append(l.rd.Chosen, ce)
@@ -232,6 +253,7 @@ func (l *Learner) advance() error {
 	if len(l.rd.Chosen) == start {
 		return nil
 	}
+	l.rd.DedupFloor = l.cfg.dedupFloor(l.commit)
 	l.idle = 0
 	for _, ce := range l.rd.Chosen[start:] {
 		l.notify = append(l.notify, ce.Entry)
@@ -320,6 +342,9 @@ func (l *Learner) askAll() {
 		}
 	}
 	l.askSeq++
+	if l.askSeq == 0 {
+		l.askSeq++ // 0 means "no round" in a message
+	}
 	l.askHint = l.hint
 	l.answers = map[ID]acceptorState{}
 	for _, id := range l.cfg.Acceptors {

@@ -6,17 +6,17 @@ import (
 	"sort"
 )
 
-// Role is a proposer's state.
-type Role uint8
+// State is a proposer's state: follower, candidate or leader.
+type State uint8
 
-// The proposer roles.
+// The proposer states.
 const (
-	Follower Role = iota
+	Follower State = iota
 	Candidate
 	Leader
 )
 
-func (r Role) String() string {
+func (r State) String() string {
 	return [...]string{"follower", "candidate", "leader"}[r]
 }
 
@@ -34,7 +34,7 @@ type Proposer struct {
 	cfg     Config
 	storage ProposerStorage
 
-	role    Role
+	role    State
 	round   uint64 // highest round used (persisted before use)
 	ballot  Ballot // this proposer's ballot while candidate or leader
 	leader  ID     // the leader we follow (None when unknown)
@@ -55,35 +55,52 @@ type Proposer struct {
 	retryElapsed     int
 
 	// Phase 1 (candidate).
-	forced    bool // this campaign was asked for (Campaign): prepares say Force
+	forced bool // this campaign was asked for (Campaign): prepares say Force
+	// promises are the acceptors whose whole (paged) promise arrived;
+	// pages[a] is the slot acceptor a's next page starts at, once its first
+	// page arrived.
 	promises  map[ID]bool
+	pages     map[ID]uint64
 	recovered map[uint64]Entry // highest-ballot accepted entry per slot
 	promisedW uint64           // highest chosen watermark in the promises
 
 	// Phase 2 (leader).
 	nextSlot  uint64
 	lowSlot   uint64 // no slot below it is in flight
+	leadStart uint64 // the first slot of this leadership: new commands wait until every slot below is applied
 	inflight  map[uint64]*proposal
-	byRequest map[string]uint64 // request → slot, for slots in flight
+	byRequest map[string]uint64 // request → slot, for slots in flight or chosen and not yet applied
 	queue     []Command         // proposals waiting for room in the window
 	unsent    []Entry           // entries to send in the next Ready's accepts
+	// inflightBytes and queueBytes are what inflight and queue hold, by
+	// Command.Size: the window and the queue are bounded in bytes too.
+	inflightBytes, queueBytes int
 
 	// The chosen log as far as this proposer knows it.
-	commit    uint64             // first slot whose chosen value is unknown here
-	floor     uint64             // every slot below it is chosen (values maybe unknown)
-	known     map[uint64]Command // chosen values at or above commit
-	firstSlot map[string]uint64  // request → slot of its first copy, below commit
-	waiting   map[string]bool    // requests proposed here that still need a Result
+	commit   uint64             // first slot whose chosen value is unknown here
+	floor    uint64             // every slot below it is chosen (values maybe unknown)
+	known    map[uint64]Command // chosen values at or above commit
+	knownReq map[string]uint64  // request → lowest slot of it in known
+	// firstInReady holds the requests first applied in rd.Applied (not yet
+	// in storage's applied index), with their slots.
+	firstInReady map[string]uint64
+	waiting      map[string]bool // requests proposed here that still need a Result
 
 	// learnerCommit is each learner's durable log length (Compact in its
-	// notifications); the minimum is the compaction point acceptors are told.
+	// notifications) and learnerSeen the tick it was last heard at: the
+	// compaction point acceptors are told comes from them (compactPoint).
 	learnerCommit map[ID]uint64
+	learnerSeen   map[ID]uint64
+	ticks         uint64 // ticks since this proposer started
 
 	// Linearizable reads.
 	probe      uint64
 	probeAcks  map[ID]uint64
 	reads      []pendingRead
 	askElapsed int
+	// pollElapsed counts the ticks since the learners this proposer has not
+	// heard from were last asked (askUnheard).
+	pollElapsed int
 
 	rd Ready
 }
@@ -105,15 +122,20 @@ func NewProposer(cfg Config, s ProposerStorage) (*Proposer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.ID >= ballotRadix {
-		return nil, fmt.Errorf("replog: proposer ID %d must be below %d", cfg.ID, ballotRadix)
+	if cfg.ID >= ProposerIDLimit {
+		return nil, fmt.Errorf("replog: proposer ID %d must be below %d", cfg.ID, ProposerIDLimit)
 	}
 	r, err := s.Round()
 	if err != nil {
 		return nil, err
 	}
-	p := &Proposer{cfg: cfg, storage: s, round: r,
-		known: map[uint64]Command{}, firstSlot: map[string]uint64{}, waiting: map[string]bool{}}
+	applied, err := s.Applied()
+	if err != nil {
+		return nil, err
+	}
+	p := &Proposer{cfg: cfg, storage: s, round: r, commit: applied, floor: applied,
+		known: map[uint64]Command{}, knownReq: map[string]uint64{},
+		firstInReady: map[string]uint64{}, waiting: map[string]bool{}}
 	p.becomeFollower(None)
 	// A proposer that just started waits twice as long before its first
 	// campaign: a healthy leader's heartbeats may take a moment to reach a
@@ -125,7 +147,7 @@ func NewProposer(cfg Config, s ProposerStorage) (*Proposer, error) {
 // Status is a snapshot of a proposer for observers.
 type Status struct {
 	ID        ID
-	Role      Role
+	State     State
 	Leader    ID
 	Ballot    Ballot // this proposer's current ballot (0 before its first campaign)
 	MaxSeen   Ballot
@@ -136,13 +158,23 @@ type Status struct {
 	InFlight  int
 	Queued    int
 	Recovered int
+	// Compact is what acceptors may compact below (compactPoint): the
+	// lowest durable log length of the learners heard within
+	// LearnerSilenceTicks (0 until every learner has reported, or a
+	// silence period has passed).
+	// LearnersHeard is how many learners have reported since this
+	// proposer started. Commit - Compact is how far the slowest learner
+	// heard lately lags, as far as this proposer knows.
+	Compact       uint64
+	LearnersHeard int
 }
 
 // Status returns a snapshot of the proposer.
 func (p *Proposer) Status() Status {
-	return Status{ID: p.cfg.ID, Role: p.role, Leader: p.leader, Ballot: p.ballot, MaxSeen: p.maxSeen,
+	return Status{ID: p.cfg.ID, State: p.role, Leader: p.leader, Ballot: p.ballot, MaxSeen: p.maxSeen,
 		Round: p.round, NextSlot: p.nextSlot, Commit: p.commit, Floor: p.floor,
-		InFlight: len(p.inflight), Queued: len(p.queue), Recovered: len(p.recovered)}
+		InFlight: len(p.inflight), Queued: len(p.queue), Recovered: len(p.recovered),
+		Compact: p.compactPoint(), LearnersHeard: len(p.learnerCommit)}
 }
 
 // Propose asks the leader to get cmd chosen. The answer comes later as a
@@ -156,23 +188,59 @@ func (p *Proposer) Propose(cmd Command) error {
 	if p.role != Leader {
 		return ErrNotLeader
 	}
-	if len(p.queue) >= p.cfg.MaxQueue {
+	if len(p.queue) >= p.cfg.MaxQueue || (len(p.queue) > 0 && p.queueBytes+cmd.Size() > p.cfg.MaxQueueBytes) {
 		return ErrDropped
 	}
 	p.waiting[cmd.RequestID] = true
-	if s, ok := p.firstSlot[cmd.RequestID]; ok {
-		p.answer(cmd.RequestID, s)
-		return nil
+	if dup, err := p.dedup(cmd.RequestID); dup || err != nil {
+		return err
 	}
-	if _, ok := p.byRequest[cmd.RequestID]; ok {
-		return nil // already in flight: its Result answers this copy too
-	}
-	if len(p.inflight) >= p.cfg.Window || len(p.queue) > 0 {
+	if p.windowFull(cmd) || len(p.queue) > 0 {
 		p.queue = append(p.queue, cmd)
+		p.queueBytes += cmd.Size()
 		return nil
 	}
 	p.assign(cmd)
 	return nil
+}
+
+// dedup answers req now if its first copy is applied, and reports whether
+// a copy is applied, chosen or in flight (then req needs no new slot: the
+// copy's Result answers it).
+func (p *Proposer) dedup(req string) (bool, error) {
+	s, ok, err := p.firstSlot(req)
+	if err != nil {
+		return false, err
+	}
+	if ok && p.cfg.isCopy(s, p.commit) {
+		// A new slot for req would be at commit or later: inside the
+		// window of its first copy, it would be a copy. Outside, it gets
+		// one (Config.DedupWindow).
+		p.answer(req, s)
+		return true, nil
+	}
+	if _, ok := p.knownReq[req]; ok {
+		return true, nil // chosen, not applied yet: applyKnown answers it
+	}
+	_, ok = p.byRequest[req]
+	return ok, nil
+}
+
+// firstSlot is the slot of req's first copy among the applied slots.
+func (p *Proposer) firstSlot(req string) (uint64, bool, error) {
+	if s, ok := p.firstInReady[req]; ok {
+		return s, true, nil
+	}
+	return p.storage.FirstSlot(req)
+}
+
+// windowFull reports whether cmd must wait: Window slots or
+// MaxInflightBytes are in flight (one command always fits), or this leader
+// has not yet applied every slot below its first one (it could not tell a
+// retry of a request chosen there from a new request).
+func (p *Proposer) windowFull(cmd Command) bool {
+	return p.commit < p.leadStart || len(p.inflight) >= p.cfg.Window ||
+		(len(p.inflight) > 0 && p.inflightBytes+cmd.Size() > p.cfg.MaxInflightBytes)
 }
 
 // Campaign starts an election now (force_election), whatever the leader.
@@ -180,6 +248,18 @@ func (p *Proposer) Campaign() {
 	p.campaign()
 	p.forced = true
 	p.sendPrepares() // again, now forced: acceptors promise even while a leader is alive
+}
+
+// CampaignUnforced starts an ordinary election now, as if a follower's
+// election timeout had run out: for a hint that the leader is gone (gossip
+// says it is dead) that may be wrong. Its prepares are not forced, so
+// acceptors that still hear the leader refuse them and the candidate yields
+// to the leader's next heartbeat (SPEC §8.10). Only a follower campaigns; a
+// candidate or leader ignores it.
+func (p *Proposer) CampaignUnforced() {
+	if p.role == Follower {
+		p.campaign()
+	}
 }
 
 // ReadIndex asks for a linearizable read. The answer comes as a ReadState with
@@ -197,6 +277,9 @@ func (p *Proposer) ReadIndex(ctx uint64) {
 
 // Step handles every message a proposer gets.
 func (p *Proposer) Step(m Message) error {
+	if !p.fromRightRole(m) {
+		return nil
+	}
 	if m.Ballot > p.maxSeen {
 		p.maxSeen = m.Ballot
 	}
@@ -204,7 +287,7 @@ func (p *Proposer) Step(m Message) error {
 	case MsgPromise:
 		p.onPromise(m)
 	case MsgAccepted:
-		p.onAccepted(m)
+		return p.onAccepted(m)
 	case MsgNack:
 		switch {
 		case m.Ballot > p.ballot && p.role != Follower:
@@ -216,18 +299,23 @@ func (p *Proposer) Step(m Message) error {
 		}
 	case MsgHeartbeat:
 		p.onHeartbeat(m)
+	case MsgRejoin:
+		// An acceptor that lost its disk asks for the ballot of this
+		// proposer's Phase 1 (see Acceptor): it must not accept below it.
+		p.send(Message{Type: MsgRejoinState, To: m.From, Ballot: p.ballot, Commit: p.watermark()})
 	case MsgChosen:
 		p.floor = max(p.floor, m.Commit)
-		if slices.Contains(p.cfg.Learners, m.From) {
-			if p.learnerCommit == nil {
-				p.learnerCommit = map[ID]uint64{}
-			}
-			p.learnerCommit[m.From] = max(p.learnerCommit[m.From], m.Compact)
+		if p.learnerCommit == nil {
+			p.learnerCommit, p.learnerSeen = map[ID]uint64{}, map[ID]uint64{}
 		}
+		p.learnerCommit[m.From] = max(p.learnerCommit[m.From], m.Compact)
+		p.learnerSeen[m.From] = p.ticks
 		for _, e := range m.Entries {
 			p.learn(e.Slot, e.Command)
 		}
-		p.applyKnown()
+		if err := p.applyKnown(); err != nil {
+			return err
+		}
 		if m.Truncated && p.commit < m.Commit {
 			// A full catch-up answer: fetch the next batch now.
 			p.askElapsed = 0
@@ -235,6 +323,23 @@ func (p *Proposer) Step(m Message) error {
 		}
 	}
 	return nil
+}
+
+// fromRightRole reports whether m comes from a node whose role sends it:
+// promises, acceptances and nacks from configured acceptors, heartbeats
+// from proposers, chosen entries from learners (SPEC §9).
+func (p *Proposer) fromRightRole(m Message) bool {
+	switch m.Type {
+	case MsgPromise, MsgAccepted, MsgNack:
+		return p.cfg.isAcceptor(m.From)
+	case MsgHeartbeat:
+		return m.From != p.cfg.ID && slices.Contains(p.cfg.Proposers, m.From)
+	case MsgRejoin:
+		return p.cfg.isAcceptor(m.From)
+	case MsgChosen:
+		return slices.Contains(p.cfg.Learners, m.From)
+	}
+	return true
 }
 
 func (p *Proposer) onHeartbeat(m Message) {
@@ -262,6 +367,7 @@ func (p *Proposer) onHeartbeat(m Message) {
 
 // Tick drives heartbeats, election timeouts and retransmissions.
 func (p *Proposer) Tick() {
+	p.ticks++
 	p.askElapsed++
 	switch p.role {
 	case Leader:
@@ -296,6 +402,27 @@ func (p *Proposer) Tick() {
 		}
 	}
 	p.askForChosen()
+	p.askUnheard()
+}
+
+// askUnheard asks each learner this proposer has not heard from since it
+// started, or for half of LearnerSilenceTicks (a proposer hears one with
+// every MsgChosen), every PollTicks: the answer to a catch-up request
+// carries its durable log length. So the compaction point and the
+// learners' lag are known soon after a restart, and a live learner does
+// not fall silent while no write makes it speak; one that does not answer
+// for LearnerSilenceTicks holds compaction back no more.
+func (p *Proposer) askUnheard() {
+	p.pollElapsed++
+	if p.pollElapsed < p.cfg.PollTicks {
+		return
+	}
+	p.pollElapsed = 0
+	for _, id := range p.cfg.Learners {
+		if seen, heard := p.learnerSeen[id]; !heard || p.ticks-seen >= uint64(p.cfg.LearnerSilenceTicks)/2 {
+			p.send(Message{Type: MsgCatchup, To: id, Slot: p.commit})
+		}
+	}
 }
 
 // askForChosen fetches chosen values this proposer lacks (below floor, or
@@ -312,15 +439,7 @@ func (p *Proposer) askForChosen() {
 	p.send(Message{Type: MsgCatchup, To: to, Slot: p.commit})
 }
 
-func (p *Proposer) others() []ID {
-	out := make([]ID, 0, len(p.cfg.Proposers))
-	for _, id := range p.cfg.Proposers {
-		if id != p.cfg.ID {
-			out = append(out, id)
-		}
-	}
-	return out
-}
+func (p *Proposer) others() []ID { return without(p.cfg.Proposers, p.cfg.ID) }
 
 func (p *Proposer) resetElection() {
 	p.electionElapsed = 0
@@ -336,7 +455,7 @@ func (p *Proposer) becomeFollower(leader ID) {
 	}
 	p.role = Follower
 	p.leader = leader
-	p.promises, p.recovered = nil, nil
+	p.promises, p.pages, p.recovered = nil, nil, nil
 	p.resetElection()
 }
 
@@ -356,6 +475,7 @@ func (p *Proposer) dropAll(err error) {
 	}
 	p.reads = nil
 	p.inflight, p.byRequest, p.queue, p.unsent = nil, nil, nil, nil
+	p.inflightBytes, p.queueBytes = 0, 0
 }
 
 // campaign starts Phase 1 with a fresh ballot above every ballot seen. The new
@@ -375,25 +495,41 @@ func (p *Proposer) campaign() {
 	p.forced = false
 	p.leader = None
 	p.promises = map[ID]bool{}
+	p.pages = map[ID]uint64{}
 	p.recovered = map[uint64]Entry{}
 	p.promisedW = 0
 	p.resetElection()
 	p.sendPrepares()
 }
 
+// sendPrepares sends each acceptor whose promise is not whole the prepare
+// for what is missing: the whole promise, or its next page.
 func (p *Proposer) sendPrepares() {
 	for _, a := range p.cfg.Acceptors {
 		if !p.promises[a] {
-			p.send(Message{Type: MsgPrepare, To: a, Ballot: p.ballot, Slot: p.commit, Force: p.forced})
+			p.prepare(a)
 		}
 	}
 }
 
+func (p *Proposer) prepare(to ID) {
+	from, paging := p.pages[to]
+	if !paging {
+		from = p.commit
+	}
+	p.send(Message{Type: MsgPrepare, To: to, Ballot: p.ballot, Slot: from, Force: p.forced})
+}
+
+// onPromise takes one page of an acceptor's promise. The acceptor's
+// promise counts once every page arrived: until then this candidate does
+// not know the highest-ballot value of every slot that acceptor accepted.
 func (p *Proposer) onPromise(m Message) {
-	if p.role != Candidate || m.Ballot != p.ballot || p.promises[m.From] {
+	if p.role != Candidate || m.Ballot != p.ballot || !p.cfg.isAcceptor(m.From) || p.promises[m.From] {
 		return
 	}
-	p.promises[m.From] = true
+	if next, paging := p.pages[m.From]; paging && m.Slot > next {
+		return // a page after one that has not arrived: ask again in order
+	}
 	p.promisedW = max(p.promisedW, m.Commit)
 	for _, e := range m.Entries {
 		if e.Slot < p.commit {
@@ -403,6 +539,12 @@ func (p *Proposer) onPromise(m Message) {
 			p.recovered[e.Slot] = e
 		}
 	}
+	if m.Truncated && len(m.Entries) > 0 {
+		p.pages[m.From] = max(p.pages[m.From], m.Entries[len(m.Entries)-1].Slot+1)
+		p.prepare(m.From)
+		return
+	}
+	p.promises[m.From] = true
 	if len(p.promises) >= p.cfg.Quorum() {
 		p.becomeLeader()
 	}
@@ -428,7 +570,7 @@ func (p *Proposer) becomeLeader() {
 	}
 	p.inflight = map[uint64]*proposal{}
 	p.byRequest = map[string]uint64{}
-	p.nextSlot, p.lowSlot = start, start
+	p.nextSlot, p.lowSlot, p.leadStart = start, start, start
 	for s := start; s < top; s++ {
 		if _, ok := p.known[s]; ok {
 			p.nextSlot++
@@ -438,7 +580,7 @@ func (p *Proposer) becomeLeader() {
 		p.assign(cmd)
 	}
 	p.nextSlot = top
-	p.recovered, p.promises = nil, nil
+	p.recovered, p.promises, p.pages = nil, nil, nil
 	p.retryElapsed, p.quorumTick = 0, 0
 	p.heard = map[ID]bool{}
 	p.heartbeat()
@@ -453,15 +595,31 @@ func (p *Proposer) heartbeat() {
 	p.broadcast(Message{Type: MsgAccept, Ballot: p.ballot, Commit: p.watermark(), Compact: p.compactPoint(), Probe: p.probe}, p.cfg.Acceptors)
 }
 
-// compactPoint is the log length every learner has persisted (0 until each
-// learner has told us).
+// compactPoint is where acceptors may compact: the lowest durable log
+// length among the learners heard within LearnerSilenceTicks, so every
+// slot below it is durable on at least one learner (SPEC: compaction).
+// A learner silent longer holds compaction back no more: it catches up
+// from another learner when it returns. One not heard since this proposer
+// started holds it back for a silence period (0 until then); with no
+// learner heard lately it is 0.
 func (p *Proposer) compactPoint() uint64 {
-	if len(p.learnerCommit) < len(p.cfg.Learners) || len(p.cfg.Learners) == 0 {
-		return 0
+	if p.cfg.compactChosen {
+		return p.watermark() // broken on purpose (tests)
 	}
-	low := uint64(1<<64 - 1)
-	for _, c := range p.learnerCommit {
-		low = min(low, c)
+	silence := uint64(p.cfg.LearnerSilenceTicks)
+	low, holders := uint64(1<<64-1), 0
+	for _, id := range p.cfg.Learners {
+		c, heard := p.learnerCommit[id]
+		switch {
+		case heard && p.ticks-p.learnerSeen[id] < silence:
+			low = min(low, c)
+			holders++
+		case !heard && p.ticks < silence:
+			return 0
+		}
+	}
+	if holders == 0 {
+		return 0
 	}
 	return low
 }
@@ -472,15 +630,16 @@ func (p *Proposer) assign(cmd Command) {
 	p.nextSlot++
 	e := Entry{Slot: s, Command: cmd}
 	p.inflight[s] = &proposal{entry: e}
+	p.inflightBytes += cmd.Size()
 	if cmd.RequestID != "" {
 		p.byRequest[cmd.RequestID] = s
 	}
 	p.unsent = append(p.unsent, e)
 }
 
-func (p *Proposer) onAccepted(m Message) {
-	if p.role != Leader || m.Ballot != p.ballot {
-		return
+func (p *Proposer) onAccepted(m Message) error {
+	if p.role != Leader || m.Ballot != p.ballot || !p.cfg.isAcceptor(m.From) {
+		return nil
 	}
 	p.heard[m.From] = true
 	if m.Probe != 0 {
@@ -496,7 +655,7 @@ func (p *Proposer) onAccepted(m Message) {
 			p.learn(s, pr.entry.Command)
 		}
 	}
-	p.applyKnown()
+	return p.applyKnown()
 }
 
 // learn records that cmd is chosen at slot.
@@ -508,11 +667,19 @@ func (p *Proposer) learn(slot uint64, cmd Command) {
 		panic(fmt.Sprintf("replog: proposer %d: slot %d chosen twice: %+v and %+v", p.cfg.ID, slot, prev, cmd))
 	}
 	p.known[slot] = cmd
+	if r, ok := cmd.dedupKey(); ok {
+		if s, seen := p.knownReq[r]; !seen || slot < s {
+			p.knownReq[r] = slot
+		}
+	}
 	if pr := p.inflight[slot]; pr != nil {
 		delete(p.inflight, slot)
-		if r := pr.entry.Command.RequestID; r != "" && p.byRequest[r] == slot {
+		p.inflightBytes -= pr.entry.Command.Size()
+		// A proposal that won its slot keeps its byRequest entry until
+		// applyKnown answers it: a retry meanwhile must not take a new slot.
+		if r := pr.entry.Command.RequestID; r != "" && p.byRequest[r] == slot && r != cmd.RequestID {
 			delete(p.byRequest, r)
-			if r != cmd.RequestID && p.waiting[r] {
+			if p.waiting[r] {
 				// Another value won this slot: this proposal is lost here.
 				delete(p.waiting, r)
 				p.rd.Results = append(p.rd.Results, Result{RequestID: r, Err: ErrDropped})
@@ -523,7 +690,7 @@ func (p *Proposer) learn(slot uint64, cmd Command) {
 
 // applyKnown walks the contiguous known prefix: it records each request's
 // first copy and answers the requests that wait for it.
-func (p *Proposer) applyKnown() {
+func (p *Proposer) applyKnown() error {
 	for {
 		cmd, ok := p.known[p.commit]
 		if !ok {
@@ -533,32 +700,49 @@ func (p *Proposer) applyKnown() {
 		delete(p.known, s)
 		p.commit++
 		ce := ChosenEntry{Entry: Entry{Slot: s, Command: cmd}, FirstSlot: s}
-		if !cmd.IsNoop() {
-			if first, dup := p.firstSlot[cmd.RequestID]; dup {
+		if r, ok := cmd.dedupKey(); ok {
+			first, dup, err := p.firstSlot(r)
+			if err != nil {
+				return err
+			}
+			if dup && p.cfg.isCopy(first, s) {
 				ce.Dup, ce.FirstSlot = true, first
 			} else {
-				p.firstSlot[cmd.RequestID] = s
+				p.firstInReady[r] = s
 			}
-			p.answer(cmd.RequestID, ce.FirstSlot)
+			if p.knownReq[r] == s {
+				delete(p.knownReq, r)
+			}
+			if p.byRequest[r] == s {
+				delete(p.byRequest, r)
+			}
+			p.answer(r, ce.FirstSlot)
 		}
 		p.rd.Applied = append(p.rd.Applied, ce)
+	}
+	if len(p.rd.Applied) > 0 {
+		p.rd.DedupFloor = p.cfg.dedupFloor(p.commit)
 	}
 	p.floor = max(p.floor, p.commit)
 	for p.lowSlot < p.nextSlot && p.inflight[p.lowSlot] == nil {
 		p.lowSlot++
 	}
 	if p.role == Leader {
-		for len(p.queue) > 0 && len(p.inflight) < p.cfg.Window {
+		for len(p.queue) > 0 && !p.windowFull(p.queue[0]) {
 			cmd := p.queue[0]
 			p.queue = p.queue[1:]
-			if s, ok := p.firstSlot[cmd.RequestID]; ok {
-				p.answer(cmd.RequestID, s)
-			} else if _, ok := p.byRequest[cmd.RequestID]; !ok {
+			p.queueBytes -= cmd.Size()
+			dup, err := p.dedup(cmd.RequestID)
+			if err != nil {
+				return err
+			}
+			if !dup {
 				p.assign(cmd)
 			}
 		}
 		p.completeReads()
 	}
+	return nil
 }
 
 func (p *Proposer) answer(req string, slot uint64) {
@@ -646,4 +830,7 @@ func (p *Proposer) Ready() Ready {
 }
 
 // Advance clears the effects returned by the last Ready.
-func (p *Proposer) Advance() { p.rd = Ready{} }
+func (p *Proposer) Advance() {
+	p.rd = Ready{}
+	clear(p.firstInReady) // the applied index holds them now
+}

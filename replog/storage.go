@@ -5,11 +5,21 @@ package replog
 // Advance, and the core only reads. Reads see every Ready the caller has
 // advanced past; the core itself overlays what it has not handed out yet.
 
-// ProposerStorage is a proposer's durable state: the highest round it used.
+// ProposerStorage is a proposer's durable state: the highest round it used,
+// and its applied index: the request IDs of the chosen log it applied
+// (Ready.Applied), so that a restarted proposer answers a retry with the
+// slot of its first copy without replaying the log from slot 0.
 type ProposerStorage interface {
 	// Round returns the highest round persisted (0 when none). It does not block
 	// on anything but the disk.
 	Round() (uint64, error)
+	// Applied returns the first slot not in the applied index. The caller
+	// may persist Ready.Applied lazily: a proposer that restarts behind
+	// applies the rest again, in slot order.
+	Applied() (uint64, error)
+	// FirstSlot returns the slot of the first copy of requestID in the
+	// applied index (ok is false when it holds none).
+	FirstSlot(requestID string) (slot uint64, ok bool, err error)
 }
 
 // AcceptorStorage is an acceptor's durable state.
@@ -21,8 +31,17 @@ type AcceptorStorage interface {
 	// accepted at. The slice is the caller's.
 	Accepted(from uint64, limit int) ([]Entry, error)
 	// Compacted returns the compaction point: the entries below it were
-	// deleted because every learner has them (they are chosen).
+	// deleted because a learner holds them durably (they are chosen).
 	Compacted() (uint64, error)
+	// Commit returns the highest chosen watermark persisted
+	// (Ready.HardState.Commit; 0 when none).
+	Commit() (uint64, error)
+	// Top returns one past the highest slot ever accepted (0 when none).
+	Top() (uint64, error)
+	// Rejoin returns the rejoin value: RejoinPending for new storage until
+	// Ready.HardState.Rejoin records the rule's outcome; 0 for storage made
+	// before the rule existed.
+	Rejoin() (uint64, error)
 }
 
 // LearnerStorage is a learner's durable chosen log.

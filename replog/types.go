@@ -16,17 +16,18 @@ const None ID = 0
 // used before using it. The zero Ballot is lower than every real ballot.
 type Ballot uint64
 
-// ballotRadix leaves room for proposer IDs 1..99 in a ballot.
-const ballotRadix = 100
+// ProposerIDLimit bounds proposer IDs, which are 1 to ProposerIDLimit-1: a
+// ballot is round*ProposerIDLimit + proposer ID, so the ID is its remainder.
+const ProposerIDLimit = 100
 
 // MakeBallot returns the ballot of round for proposer id.
-func MakeBallot(round uint64, id ID) Ballot { return Ballot(round*ballotRadix + uint64(id)) }
+func MakeBallot(round uint64, id ID) Ballot { return Ballot(round*ProposerIDLimit + uint64(id)) }
 
 // Round returns the round of b.
-func (b Ballot) Round() uint64 { return uint64(b) / ballotRadix }
+func (b Ballot) Round() uint64 { return uint64(b) / ProposerIDLimit }
 
 // Proposer returns the proposer that owns b.
-func (b Ballot) Proposer() ID { return ID(uint64(b) % ballotRadix) }
+func (b Ballot) Proposer() ID { return ID(uint64(b) % ProposerIDLimit) }
 
 // Command is a client command. RequestID is the idempotency key: two commands
 // with the same RequestID are the same command, and only the first copy in
@@ -43,6 +44,12 @@ func (c Command) Size() int { return len(c.RequestID) + len(c.Value) + 24 }
 
 // IsNoop reports whether c is the no-op command.
 func (c Command) IsNoop() bool { return c.RequestID == "" && c.Value == "" }
+
+// dedupKey is the key under which c counts as a copy of an earlier command:
+// its RequestID. A command without one (a no-op, or a value written with
+// no request ID through a seed endpoint) is never a copy, so whether it is
+// one is a function of the log alone (SPEC §8.6).
+func (c Command) dedupKey() (string, bool) { return c.RequestID, c.RequestID != "" }
 
 // Entry is a command at a slot of the log. Ballot is the ballot the entry was
 // accepted at (in promises and learn notifications); it is zero when unknown.
@@ -74,7 +81,10 @@ const (
 	// MsgPrepare (proposer → acceptor): phase 1a for every slot >= Slot at Ballot.
 	MsgPrepare MsgType = iota + 1
 	// MsgPromise (acceptor → proposer): phase 1b. Ballot is the promised ballot,
-	// Commit the acceptor's chosen watermark, Entries its accepted entries above it.
+	// Commit the acceptor's chosen watermark, Entries its accepted entries
+	// from Slot on. A promise is paged: Truncated says the acceptor has more
+	// after the last entry, and the candidate asks for them with another
+	// MsgPrepare at the same ballot from the slot after it.
 	MsgPromise
 	// MsgAccept (proposer → acceptor): phase 2a for Entries at Ballot. Commit is
 	// the leader's chosen watermark. An Accept with no entries and Probe != 0
@@ -97,10 +107,21 @@ const (
 	// MsgHeartbeat (leader → proposers): the leader at Ballot is alive; Commit is
 	// its chosen watermark.
 	MsgHeartbeat
+	// MsgRejoin (acceptor → proposers and acceptors): an acceptor that
+	// started with empty storage asks for their state (see Acceptor).
+	MsgRejoin
+	// MsgRejoinState (acceptor or proposer → acceptor): the answer to
+	// MsgRejoin. Ballot is the acceptor's promised ballot or the proposer's
+	// own ballot, Slot one past the highest slot the acceptor accepted,
+	// Commit the chosen watermark.
+	MsgRejoinState
 )
 
 var msgNames = [...]string{"MsgNone", "MsgPrepare", "MsgPromise", "MsgAccept", "MsgAccepted",
-	"MsgNack", "MsgLearn", "MsgChosen", "MsgCatchup", "MsgHeartbeat"}
+	"MsgNack", "MsgLearn", "MsgChosen", "MsgCatchup", "MsgHeartbeat", "MsgRejoin", "MsgRejoinState"}
+
+// MaxMsgType is the highest message type (for validating decoded messages).
+const MaxMsgType = MsgRejoinState
 
 func (t MsgType) String() string {
 	if int(t) < len(msgNames) {
@@ -119,8 +140,9 @@ type Message struct {
 	Slot   uint64  `json:"slot,omitempty"`
 	Commit uint64  `json:"commit,omitempty"`
 	Probe  uint64  `json:"probe,omitempty"`
-	// Compact (on accepts) is the lowest chosen-log length every learner has
-	// persisted: acceptors may forget accepted entries below it. On a
+	// Compact (on accepts) is the compaction point: the lowest chosen-log
+	// length that the learners the leader heard lately (LearnerSilenceTicks)
+	// have persisted; acceptors may forget accepted entries below it. On a
 	// learner's MsgChosen it is that learner's durable log length.
 	Compact uint64 `json:"compact,omitempty"`
 	// Truncated (on catch-up answers) says the answer stops at its last
@@ -141,7 +163,21 @@ type HardState struct {
 	Round uint64
 	// Promised is the highest ballot an acceptor promised (acceptor).
 	Promised Ballot
+	// Commit is the chosen watermark an acceptor was told (acceptor): every
+	// slot below it is chosen. Persisting it is optional for safety (a
+	// restart with an older one only makes the next promises longer), so it
+	// rides on writes the acceptor makes anyway.
+	Commit uint64
+	// Rejoin is the outcome of an acceptor's rejoin rule, set once when its
+	// storage was new (see Acceptor): the rejoin slot plus one (1 for a new
+	// cluster). Zero means unchanged.
+	Rejoin uint64
 }
+
+// RejoinPending is what new acceptor storage holds as its rejoin value
+// (AcceptorStorage.Rejoin) until the rejoin rule has decided: a new data
+// dir and a lost disk look the same, so both follow the rule.
+const RejoinPending = ^uint64(0)
 
 // IsEmpty reports whether hs holds nothing to persist.
 func (hs HardState) IsEmpty() bool { return hs == HardState{} }
@@ -174,22 +210,29 @@ type Ready struct {
 	// order (persist).
 	Chosen []ChosenEntry
 	// Compact, when non-zero, lets an acceptor delete its accepted entries
-	// below this slot: every learner has persisted them (after persisting
+	// below this slot: a learner has persisted them (after persisting
 	// the rest of this Ready; it is safe to do at any later time too).
 	Compact uint64
+	// DedupFloor, when non-zero, lets a proposer or learner forget the
+	// request IDs of first copies below this slot: they are outside the
+	// dedup window of every later slot (Config.DedupWindow). A proposer may
+	// delete its applied index's records below it too. Forgetting is safe
+	// at any later time, and keeping them longer changes nothing.
+	DedupFloor uint64
 
 	Messages []Message
 
 	Results    []Result
 	ReadStates []ReadState
-	// Applied are chosen entries a proposer learned, in slot order (for
-	// observers; nothing to persist).
+	// Applied are chosen entries a proposer applied, in slot order: the
+	// caller adds them to its applied index (ProposerStorage), lazily if it
+	// likes; reads of the index must see them once Advance is called.
 	Applied []ChosenEntry
 }
 
 // IsEmpty reports whether rd holds no effect.
 func (rd *Ready) IsEmpty() bool {
-	return rd.HardState.IsEmpty() && len(rd.Accepted) == 0 && len(rd.Chosen) == 0 && rd.Compact == 0 &&
+	return rd.HardState.IsEmpty() && len(rd.Accepted) == 0 && len(rd.Chosen) == 0 && rd.Compact == 0 && rd.DedupFloor == 0 &&
 		len(rd.Messages) == 0 && len(rd.Results) == 0 && len(rd.ReadStates) == 0 && len(rd.Applied) == 0
 }
 

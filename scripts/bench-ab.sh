@@ -6,20 +6,27 @@
 # It prints the medians per client count and B/A.
 #
 # Usage: scripts/bench-ab.sh [--rounds N] [--duration D] [--clients "1 64 256"]
-#                            [--target proposer|client] REV_A REV_B
+#                            [--target proposer|client] [--env-a K=V] [--env-b K=V]
+#                            REV_A REV_B
 # REV may be any git revision, or "." for the working tree as it is.
+# --env-a/--env-b (repeatable) set a variable for A's or B's nodes only:
+# the cost of tracing is scripts/bench-ab.sh --env-b TRACE=false . .
+# and of TLS scripts/bench-ab.sh --env-a TLS=0 --env-b TLS=1 . . (TLS=1 is
+# remembered in .env: say TLS=0 for the other side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=3 duration=4s clients="1 64 256" target=proposer
-revs=()
+revs=() env_a=() env_b=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--rounds) rounds=$2; shift 2 ;;
 	--duration) duration=$2; shift 2 ;;
 	--clients) clients=$2; shift 2 ;;
 	--target) target=$2; shift 2 ;;
-	-h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--env-a) env_a+=("$2"); shift 2 ;;
+	--env-b) env_b+=("$2"); shift 2 ;;
+	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "bench-ab.sh: unknown flag $1 (see --help)" >&2; exit 3 ;;
 	*) revs+=("$1"); shift ;;
 	esac
@@ -67,8 +74,19 @@ for r in $(seq "$rounds"); do
 		(
 			cd "$d"
 			export PAXOS_VOLUMES=$work/vol$i
+			if ((i == 0)); then
+				side_env=(${env_a[@]+"${env_a[@]}"})
+			else
+				side_env=(${env_b[@]+"${env_b[@]}"})
+			fi
+			for kv in ${side_env[@]+"${side_env[@]}"}; do
+				export "${kv?}"
+			done
 			rm -rf "$PAXOS_VOLUMES"
 			scripts/local.sh up >/dev/null
+			# paxosctl gets the secret and, with TLS=1, the CA and client
+			# certificate (builds before issue 19 have no secure.sh).
+			if [ -x scripts/secure.sh ]; then eval "$(scripts/secure.sh env)"; fi
 			for _ in $(seq 50); do bin/paxosctl leader >/dev/null 2>&1 && break; sleep 0.2; done
 			bin/paxosctl bench --clients 16 --duration 2s >/dev/null 2>&1 || true # warm-up
 			for n in $clients; do
@@ -81,7 +99,7 @@ for r in $(seq "$rounds"); do
 	done
 done
 
-python3 - "$raw" "${revs[0]}" "${revs[1]}" <<'PY'
+python3 - "$raw" "${revs[0]} ${env_a[*]+${env_a[*]}}" "${revs[1]} ${env_b[*]+${env_b[*]}}" <<'PY'
 import json, statistics, sys
 raw, a, b = sys.argv[1:]
 rows = {}

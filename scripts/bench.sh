@@ -32,6 +32,9 @@ export PAXOS_VOLUMES=$data
 cleanup() { scripts/local.sh down --purge >/dev/null 2>&1 || true; rm -rf "$data"; }
 trap cleanup EXIT
 scripts/local.sh up >/dev/null
+# The secret and, with TLS=1, the CA and client certificate for paxosctl:
+# TLS=1 scripts/bench.sh measures the cluster over TLS.
+eval "$(scripts/secure.sh env)"
 for _ in $(seq 50); do
 	"$ctl" leader >/dev/null 2>&1 && break
 	sleep 0.2

@@ -81,6 +81,14 @@ volumes=${PAXOS_VOLUMES:-./volumes}
 for n in "${NODES[@]}"; do
 	mkdir -p "$volumes/$n"
 done
+# Closed by default (issue 19): the cluster secret made into .env on first
+# run and reused; with TLS=1 the certificates, each node's mounted at /tls.
+# shellcheck source=scripts/secure.sh
+. scripts/secure.sh
+secure_up
+if tls_on; then
+	echo "TLS is on (certificates in $PAXOS_CERTS); paxosctl: eval \"\$(scripts/secure.sh env)\""
+fi
 echo "starting ${#NODES[@]} containers ($("$COMPOSE" --which) up -d)"
 "$COMPOSE" up -d --no-build "${NODES[@]}" || die "compose up failed"
 
@@ -111,10 +119,15 @@ while :; do
 	sleep 1
 done
 echo "all ${#NODES[@]} nodes are healthy ($((TIMEOUT - deadline + SECONDS))s)"
+scheme=http curl_tls=
+if tls_on; then
+	scheme=https curl_tls="--cacert certs/ca.crt "
+fi
 cat <<EOF2
-  write:   curl -s -XPOST localhost:6001/send -d '{"value":"hello"}'
-  read:    curl -s 'localhost:6001/read?consistency=linearizable'
-  leader:  curl -s localhost:3001/status
-  metrics: http://localhost:8001/metrics   status page: http://localhost:8001/
+  write:   curl -s ${curl_tls}-XPOST $scheme://localhost:6001/send -d '{"value":"hello"}'
+  read:    curl -s ${curl_tls}'$scheme://localhost:6001/read?consistency=linearizable'
+  leader:  curl -s ${curl_tls}$scheme://localhost:3001/status
+  metrics: $scheme://localhost:8001/metrics   status page: $scheme://localhost:8001/
   break:   docker stop acceptor1; docker start acceptor1   (see README, "Fault drills")
+  paxosctl: eval "\$(scripts/secure.sh env)"; bin/paxosctl status
 EOF2

@@ -92,22 +92,23 @@ pctl() {
 
 # --- the nodes (SPEC §3) -----------------------------------------------------
 
-PAXOS_NODES=(proposer1 proposer2 proposer3 acceptor1 acceptor2 acceptor3 learner1 learner2 client1 client2)
-PAXOS_PROPOSERS=(proposer1 proposer2 proposer3)
-PAXOS_ACCEPTORS=(acceptor1 acceptor2 acceptor3)
-PAXOS_LEARNERS=(learner1 learner2)
-PAXOS_CLIENTS=(client1 client2)
+# PAXOS_NODES and topology_field come from scripts/topology.tsv, the output
+# of "paxosctl topology".
+# shellcheck source=scripts/topology.sh
+. "$PAXOS_ROOT/scripts/topology.sh"
+PAXOS_PROPOSERS=() PAXOS_ACCEPTORS=() PAXOS_LEARNERS=() PAXOS_CLIENTS=()
+for _n in "${PAXOS_NODES[@]}"; do
+	case $(topology_field "$_n" 3) in
+	proposer) PAXOS_PROPOSERS+=("$_n") ;;
+	acceptor) PAXOS_ACCEPTORS+=("$_n") ;;
+	learner) PAXOS_LEARNERS+=("$_n") ;;
+	client) PAXOS_CLIENTS+=("$_n") ;;
+	esac
+done
+unset _n
 
 # node_id NAME prints the node's NODE_ID (1-10).
-node_id() {
-	case $1 in
-	proposer[1-3]) echo "${1#proposer}" ;;
-	acceptor[1-3]) echo $((3 + ${1#acceptor})) ;;
-	learner[1-2]) echo $((6 + ${1#learner})) ;;
-	client[1-2]) echo $((8 + ${1#client})) ;;
-	*) return 1 ;;
-	esac
-}
+node_id() { topology_field "$1" 2; }
 
 # node_name ID prints the name of NODE_ID.
 node_name() {
@@ -122,28 +123,13 @@ node_name() {
 }
 
 # node_role NAME prints proposer, acceptor, learner or client.
-node_role() {
-	node_id "$1" >/dev/null || return 1
-	echo "${1%[0-9]}"
-}
+node_role() { topology_field "$1" 3; }
 
 # node_port NAME prints the node's API port.
-node_port() {
-	case $1 in
-	proposer[1-3]) echo "300${1#proposer}" ;;
-	acceptor[1-3]) echo "400${1#acceptor}" ;;
-	learner[1-2]) echo "500${1#learner}" ;;
-	client[1-2]) echo "600${1#client}" ;;
-	*) return 1 ;;
-	esac
-}
+node_port() { topology_field "$1" 4; }
 
-# node_monitor_port NAME prints the node's monitor port (8000 + NODE_ID).
-node_monitor_port() {
-	local id
-	id=$(node_id "$1") || return 1
-	echo $((8000 + id))
-}
+# node_monitor_port NAME prints the node's monitor port.
+node_monitor_port() { topology_field "$1" 5; }
 
 # check_node NAME dies when NAME is not a node of the cluster.
 check_node() {

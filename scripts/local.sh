@@ -8,32 +8,38 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PROG=scripts/local.sh
 BIN="$ROOT/bin/paxosd"
-VOLUMES="${PAXOS_VOLUMES:-$ROOT/volumes}"
 
-# Every node joins gossip through proposer1 and acceptor1.
-JOIN_ADDRS="127.0.0.1:7001,127.0.0.1:7004"
+# The settings docker-compose.yml passes to every node, and the data folder,
+# come from ./.env as in Compose: a variable of the environment (even
+# empty) wins over the file. Compose-only ones (PAXOS_HOST_IP, PAXOS_IMAGE)
+# mean nothing here.
+DOTENV_VARS=(CLUSTER_SECRET CLIENT_TOKEN LOG_FORMAT LOG_LEVEL GOMAXPROCS PAXOS_VOLUMES TLS)
+# shellcheck source=scripts/dotenv.sh
+. "$ROOT/scripts/dotenv.sh"
+load_dotenv "$ROOT/.env" "${DOTENV_VARS[@]}"
+# The secret and TLS=1 made on first run and reused (issue 19).
+# shellcheck source=scripts/secure.sh
+. "$ROOT/scripts/secure.sh"
+
+VOLUMES="${PAXOS_VOLUMES:-$ROOT/volumes}"
+[[ $VOLUMES == /* ]] || VOLUMES="$ROOT/${VOLUMES#./}" # relative to the repository, as in Compose
+
 UP_TIMEOUT=20  # seconds for nodes to answer GET /health with 200
 STOP_TIMEOUT=10 # seconds between SIGTERM and SIGKILL
 
-# The nodes of SPEC §3: name, NODE_ID, API port. paxosd derives the rest
-# from --id (role, monitor port 8000+ID, gossip port 7000+ID).
-NODES=(
-	"proposer1 1 3001"
-	"proposer2 2 3002"
-	"proposer3 3 3003"
-	"acceptor1 4 4001"
-	"acceptor2 5 4002"
-	"acceptor3 6 4003"
-	"learner1  7 5001"
-	"learner2  8 5002"
-	"client1   9 6001"
-	"client2  10 6002"
-)
+# The nodes of SPEC §3 (PAXOS_NODES, topology_field: scripts/topology.tsv,
+# the output of "paxosctl topology"). paxosd derives the rest from --id
+# (role, monitor and gossip ports).
+# shellcheck source=scripts/topology.sh
+. "$ROOT/scripts/topology.sh"
+
+# Every node joins gossip through proposer1 and acceptor1.
+JOIN_ADDRS="127.0.0.1:$(topology_field proposer1 6),127.0.0.1:$(topology_field acceptor1 6)"
 
 # Per-node settings the script sets itself; the caller's values would give
 # every node the same port or data folder, or a different topology.
-PER_NODE_ENV=(NODE_ID NODE_ROLE NODE_NAME PORT LISTEN_ADDR MONITOR_PORT ADVERTISE_HOST
-	GOSSIP_PORT DATA_DIR COMPOSE PROPOSERS ACCEPTORS LEARNERS CLIENTS)
+PER_NODE_ENV=(NODE_ID NODE_ROLE NODE_NAME PORT LISTEN_ADDR MONITOR_PORT ADVERTISE_HOST GOSSIP_ADVERTISE
+	GOSSIP_PORT DATA_DIR COMPOSE PROPOSERS ACCEPTORS LEARNERS CLIENTS TLS_DIR CERT_FILE KEY_FILE TRUSTED_CA_FILE)
 
 usage() {
 	cat <<EOF
@@ -55,16 +61,29 @@ Commands:
   pause NODE       SIGSTOP the node (it hangs, sockets stay open)
   resume NODE      SIGCONT a paused node
   logs NODE [-f]   the last 100 lines of the node's log; -f follows it
+  env              the shared settings the nodes get and where each comes
+                   from (environment, .env or default); secrets masked
   help             this text
 
 NODE is one of: $(node_names)
 
+Closed by default: on first "up" a cluster secret is made into .env
+(git-ignored) and reused; CLUSTER_SECRET= (empty, in your environment)
+leaves the cluster open. TLS=1 $PROG up also makes the certificates
+(./certs, paxosctl certs) and starts every node with TLS; .env remembers
+TLS=1 until TLS=0 $PROG up. For paxosctl: eval "\$(scripts/secure.sh env)".
+
 The nodes take shared settings from your environment: CLUSTER_SECRET,
 CLIENT_TOKEN, TICK, REQUEST_TIMEOUT, MAX_VALUE_BYTES, LOG_FORMAT, LOG_LEVEL,
-GOSSIP_BIND (default here 127.0.0.1), GOMAXPROCS (default here 1). Per-node
+GOSSIP_BIND (default here 127.0.0.1), GOMAXPROCS (default here 1). Like
+Docker Compose, $PROG also reads ./.env (cp .env.example .env) for
+${DOTENV_VARS[*]}:
+a variable set in your environment, even empty, wins over .env. Per-node
 settings (ports, IDs, data folders, topology) come from the table of SPEC §3.
 
 Examples:
+  $PROG up
+  TLS=1 $PROG up
   CLUSTER_SECRET=s3cret $PROG up
   $PROG stop acceptor1 && $PROG start acceptor1
   $PROG down --purge
@@ -82,36 +101,12 @@ note() {
 
 # --- the node table ----------------------------------------------------------
 
-node_names() {
-	local row name names=()
-	for row in "${NODES[@]}"; do
-		read -r name _ <<<"$row"
-		names+=("$name")
-	done
-	printf '%s\n' "${names[*]}"
-}
-
-# node_field NAME N prints field N (1 name, 2 id, 3 port) of the node's row.
-node_field() {
-	local row name id port
-	for row in "${NODES[@]}"; do
-		read -r name id port <<<"$row"
-		if [[ $name == "$1" ]]; then
-			case $2 in
-			1) printf '%s\n' "$name" ;;
-			2) printf '%s\n' "$id" ;;
-			3) printf '%s\n' "$port" ;;
-			esac
-			return 0
-		fi
-	done
-	return 1
-}
+node_names() { printf '%s\n' "${PAXOS_NODES[*]}"; }
 
 # check_node NAME fails with the list of valid names when NAME is unknown.
 check_node() {
 	[[ -n ${1:-} ]] || die "missing NODE; valid names: $(node_names)"
-	node_field "$1" 1 >/dev/null || die "unknown node '$1'; valid names: $(node_names)"
+	topology_field "$1" 1 >/dev/null || die "unknown node '$1'; valid names: $(node_names)"
 }
 
 node_dir() { printf '%s\n' "$VOLUMES/$1"; }
@@ -177,7 +172,16 @@ node_state() {
 # or 000 when nothing answers within a second.
 http_status() {
 	local code
-	if command -v curl >/dev/null 2>&1; then
+	if tls_on; then
+		# https with the cluster's CA; without curl, paxosd health says
+		# only 200 or not.
+		if command -v curl >/dev/null 2>&1; then
+			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert "$PAXOS_CERTS/ca.crt" \
+				"https://127.0.0.1:$1$2" 2>/dev/null) || true
+		elif "$BIN" health --port "$1" --timeout 1s --trusted-ca-file "$PAXOS_CERTS/ca.crt" >/dev/null 2>&1; then
+			code=200
+		fi
+	elif command -v curl >/dev/null 2>&1; then
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1$2" 2>/dev/null) || true
 	else
 		code=$(
@@ -199,7 +203,7 @@ port_open() {
 # health NAME prints healthy, unhealthy, no-answer or http-NNN.
 health() {
 	local code
-	code=$(http_status "$(node_field "$1" 3)" /health)
+	code=$(http_status "$(topology_field "$1" 4)" /health)
 	case $code in
 	200) echo healthy ;;
 	503) echo unhealthy ;;
@@ -247,8 +251,8 @@ ensure_built() {
 # that it outlives this script and a Ctrl-C in its terminal.
 start_node() {
 	local name=$1 id port dir pid unset_args=() v
-	id=$(node_field "$name" 2)
-	port=$(node_field "$name" 3)
+	id=$(topology_field "$name" 2)
+	port=$(topology_field "$name" 4)
 	dir=$(node_dir "$name")
 	if pid=$(running_pid "$name"); then
 		die "$name is already running (pid $pid); use '$PROG restart $name' to restart it"
@@ -260,15 +264,19 @@ start_node() {
 	for v in "${PER_NODE_ENV[@]}"; do
 		unset_args+=(-u "$v")
 	done
-	local launcher=()
+	local launcher=() tls_env=()
 	if command -v setsid >/dev/null 2>&1; then
 		launcher=(setsid)
+	fi
+	if tls_on; then
+		[[ -f $dir/tls/node.crt ]] || ensure_certs
+		tls_env=(TLS_DIR="$dir/tls")
 	fi
 	printf '\n--- %s: starting %s (id %s) ---\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$name" "$id" >>"$(log_file "$name")"
 	# GOMAXPROCS=1: ten nodes share the machine's cores, and one scheduler
 	# thread per node makes goroutine hand-offs cheap (docs/PERFORMANCE.md).
 	JOIN="$JOIN_ADDRS" GOSSIP_BIND="${GOSSIP_BIND:-127.0.0.1}" GOMAXPROCS="${GOMAXPROCS:-1}" \
-		${launcher[@]+"${launcher[@]}"} env "${unset_args[@]}" "$BIN" --id "$id" --data-dir "$dir" \
+		${launcher[@]+"${launcher[@]}"} env "${unset_args[@]}" ${tls_env[@]+"${tls_env[@]}"} "$BIN" --id "$id" --data-dir "$dir" \
 		>>"$(log_file "$name")" 2>&1 </dev/null &
 	local pid=$! i
 	echo "$pid" >"$(pid_file "$name")"
@@ -294,7 +302,7 @@ wait_healthy() {
 				tail -n 15 "$(log_file "$name")" >&2 || true
 				return 1
 			fi
-			[[ $(http_status "$(node_field "$name" 3)" /health) == 200 ]] || all=0
+			[[ $(http_status "$(topology_field "$name" 4)" /health) == 200 ]] || all=0
 		done
 		((all)) && return 0
 		if ((SECONDS >= deadline)); then
@@ -323,8 +331,8 @@ print_table() {
 			h=$(health "$name")
 		fi
 		[[ $h == healthy ]] || ok=1
-		printf '%-10s %3s %8s %5s %-8s %s\n' "$name" "$(node_field "$name" 2)" "$pid" \
-			"$(node_field "$name" 3)" "$state" "$h"
+		printf '%-10s %3s %8s %5s %-8s %s\n' "$name" "$(topology_field "$name" 2)" "$pid" \
+			"$(topology_field "$name" 4)" "$state" "$h"
 	done
 	return "$ok"
 }
@@ -362,6 +370,14 @@ stop_nodes() {
 cmd_up() {
 	[[ $# -eq 0 ]] || die "up takes no arguments"
 	ensure_built
+	# What .env gave is read again by secure_up; what the environment
+	# gave (even empty) stays.
+	[[ ${DOTENV_SOURCE[CLUSTER_SECRET]} == environment ]] || unset CLUSTER_SECRET
+	[[ ${DOTENV_SOURCE[TLS]} == environment ]] || unset TLS
+	secure_up
+	if tls_on; then
+		note "TLS is on (certificates in $PAXOS_CERTS); paxosctl: eval \"\$(scripts/secure.sh env)\""
+	fi
 	local name pid names
 	read -r -a names <<<"$(node_names)"
 	for name in "${names[@]}"; do
@@ -471,6 +487,33 @@ cmd_logs() {
 	tail -n 100 ${follow[@]+"${follow[@]}"} "$f"
 }
 
+cmd_env() {
+	[[ $# -eq 0 ]] || die "env takes no arguments"
+	local name value from
+	printf '%-16s %-24s %s\n' NAME VALUE FROM
+	for name in "${DOTENV_VARS[@]}"; do
+		from=${DOTENV_SOURCE[$name]}
+		value=${!name-}
+		case $name in
+		PAXOS_VOLUMES)
+			value=$VOLUMES
+			[[ $from == unset ]] && from=default
+			;;
+		GOMAXPROCS)
+			[[ $from == unset ]] && value=1 from=default
+			;;
+		esac
+		if [[ $from == unset ]]; then
+			value=- from="unset (paxosd's default)"
+		elif [[ -z $value ]]; then
+			value="(empty)"
+		elif [[ $name == CLUSTER_SECRET || $name == CLIENT_TOKEN ]]; then
+			value="(set, ${#value} chars)"
+		fi
+		printf '%-16s %-24s %s\n' "$name" "$value" "$from"
+	done
+}
+
 main() {
 	local cmd=${1:-help}
 	[[ $# -eq 0 ]] || shift
@@ -485,8 +528,9 @@ main() {
 	pause) cmd_pause "$@" ;;
 	resume) cmd_resume "$@" ;;
 	logs) cmd_logs "$@" ;;
+	env) cmd_env "$@" ;;
 	help | -h | --help) usage ;;
-	*) die "unknown command '$cmd' (commands: up down status stop start restart kill pause resume logs help)" ;;
+	*) die "unknown command '$cmd' (commands: up down status stop start restart kill pause resume logs env help)" ;;
 	esac
 }
 

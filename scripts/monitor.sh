@@ -9,7 +9,7 @@ PROG=monitor.sh
 
 usage() {
 	cat <<'EOF'
-Usage: scripts/monitor.sh [-p] [-a] [-l] [-c] [-i N] [-n] [-v] [-d]
+Usage: scripts/monitor.sh [-p] [-a] [-l] [-c] [-i N] [-n] [-v] [-d] [--once]
 
 Shows the cluster live: the leader, whether a quorum of acceptors is up and
 the learners are in sync, each node's health and counters and the last
@@ -20,20 +20,24 @@ chosen slots (paxosctl watch), refreshed every N seconds until Ctrl-C.
   -l, --learners      show the learners       | every node
   -c, --clients       show the clients       /
   -i, --interval N    seconds between refreshes (default 2; decimals allowed)
-  -n, --no-follow     print one refresh and exit (status 2 when no node
-                      answers)
+  -n, --no-follow     do not follow the logs: the view keeps refreshing, and
+                      with -d the last log lines are shown under each
+                      refresh instead of streamed (as in the seed)
   -v, --verbose       also show the last log lines of each shown node
                       (GET /view-logs)
   -d, --docker-logs   after the view, follow the logs of the shown nodes:
                       docker logs -f in Compose mode, the nodes' log files
-                      (scripts/local.sh logs) in local mode; with -n print
-                      their last lines and exit
+                      (scripts/local.sh logs) in local mode
+      --once          print one refresh (with -v and -d, the last log lines)
+                      and exit; status 2 when no node answers
   -h, --help          this text
 
 Examples:
   scripts/monitor.sh                          # everything, every 2s
   scripts/monitor.sh --proposers --interval 5
-  scripts/monitor.sh -a -l -n                 # one refresh, then exit
+  scripts/monitor.sh --acceptors --learners --no-follow
+  scripts/monitor.sh -d -n                    # live view with the last docker logs lines
+  scripts/monitor.sh -a -l --once             # one refresh, then exit
   scripts/monitor.sh --verbose --docker-logs
 EOF
 }
@@ -41,6 +45,7 @@ EOF
 ROLES=()
 INTERVAL=2
 FOLLOW=1
+ONCE=0
 VERBOSE=0
 DOCKER_LOGS=0
 LOG_LINES=${MONITOR_LOG_LINES:-10}
@@ -65,6 +70,7 @@ parse_args() {
 		-l | --learners) add_role learner ;;
 		-c | --clients) add_role client ;;
 		-n | --no-follow) FOLLOW=0 ;;
+		--once) ONCE=1 ;;
 		-v | --verbose) VERBOSE=1 ;;
 		-d | --docker-logs) DOCKER_LOGS=1 ;;
 		-h | --help)
@@ -193,37 +199,35 @@ main() {
 	local args status=0
 	mapfile -t args < <(watch_args)
 
-	if ((DOCKER_LOGS)); then
+	if ((ONCE)); then
+		"$PAXOSCTL" "${args[@]}" --count 1 || status=$?
+		((VERBOSE)) && verbose_logs
+		((DOCKER_LOGS)) && last_logs
+		return "$status"
+	fi
+
+	if ((DOCKER_LOGS && FOLLOW)); then
 		# One view, then the logs (a live view and a log stream would
 		# overwrite each other on one terminal).
 		"$PAXOSCTL" "${args[@]}" --count 1 || status=$?
 		((VERBOSE)) && verbose_logs
-		if ((FOLLOW)); then
-			follow_logs
-		else
-			last_logs
-		fi
+		follow_logs
 		return "$status"
 	fi
 
-	if ((!FOLLOW)); then
-		"$PAXOSCTL" "${args[@]}" --count 1 || status=$?
-		((VERBOSE)) && verbose_logs
-		return "$status"
-	fi
-
-	if ((!VERBOSE)); then
+	if ((!VERBOSE && !DOCKER_LOGS)); then
 		exec "$PAXOSCTL" "${args[@]}"
 	fi
-	# Verbose and live: one refresh of the view plus the log lines, redrawn
-	# every interval.
+	# Live with log lines (-v, or -d with -n): one refresh of the view plus
+	# the last log lines, redrawn every interval.
 	trap 'echo; exit 0' INT TERM
 	while :; do
 		local out
 		out=$("$PAXOSCTL" "${args[@]}" --count 1 2>&1 || true)
 		[[ -t 1 ]] && printf '\e[H\e[2J'
 		printf '%s\n' "$out"
-		verbose_logs
+		((VERBOSE)) && verbose_logs
+		((DOCKER_LOGS)) && last_logs
 		[[ -t 1 ]] || echo
 		sleep "$INTERVAL"
 	done

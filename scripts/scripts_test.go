@@ -14,7 +14,9 @@ package scripts_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,8 +27,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paxos-go/paxos/internal/testenv"
 )
 
 // fakeLogEnv names the file where the fake paxosctl appends its calls.
@@ -236,9 +241,7 @@ func (fc *fakeCluster) requests(path string) []request {
 func setup(t *testing.T) (*fakeCluster, string, []string) {
 	t.Helper()
 	for _, tool := range []string{"bash", "curl", "jq"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (scripts/setup-dependencies.sh installs it)", tool)
-		}
+		testenv.LookPath(t, "scripts/ci-deps.sh or scripts/setup-dependencies.sh installs it", tool)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -385,9 +388,7 @@ func (x *tmux) waitFor(want string) string {
 // a proposer, view the responses, quit.
 func TestClientMenuTmux(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (scripts/setup-dependencies.sh installs it)")
-	}
+	testenv.LookPath(t, "scripts/ci-deps.sh or scripts/setup-dependencies.sh installs it", "tmux")
 	fc, logPath, env := setup(t)
 	script, _ := filepath.Abs("client.sh")
 	x := &tmux{t: t, socket: fmt.Sprintf("paxos-scripts-test-%d", os.Getpid()), env: env}
@@ -573,7 +574,8 @@ func TestClientCommands(t *testing.T) {
 }
 
 // TestMonitorFlags checks that monitor.sh turns the seed's flags into the
-// right paxosctl watch call.
+// right paxosctl watch call: a live view by default and with --no-follow
+// (the seed's "do not follow the logs"), one refresh with --once.
 func TestMonitorFlags(t *testing.T) {
 	t.Parallel()
 	_, logPath, env := setup(t)
@@ -581,9 +583,12 @@ func TestMonitorFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"-n"}, []string{"watch", "--interval", "2s", "--count", "1"}},
-		{[]string{"-pa", "-n", "-i", "5"}, []string{"watch", "--interval", "5s", "--role", "proposer", "--role", "acceptor", "--count", "1"}},
-		{[]string{"--learners", "--clients", "--no-follow", "--interval=0.5"}, []string{"watch", "--interval", "0.5s", "--role", "learner", "--role", "client", "--count", "1"}},
+		{nil, []string{"watch", "--interval", "2s"}},
+		{[]string{"-n"}, []string{"watch", "--interval", "2s"}},
+		{[]string{"--acceptors", "--learners", "--no-follow"}, []string{"watch", "--interval", "2s", "--role", "acceptor", "--role", "learner"}},
+		{[]string{"--once"}, []string{"watch", "--interval", "2s", "--count", "1"}},
+		{[]string{"-pa", "--once", "-i", "5"}, []string{"watch", "--interval", "5s", "--role", "proposer", "--role", "acceptor", "--count", "1"}},
+		{[]string{"--learners", "--clients", "--no-follow", "--once", "--interval=0.5"}, []string{"watch", "--interval", "0.5s", "--role", "learner", "--role", "client", "--count", "1"}},
 	}
 	for _, c := range cases {
 		out, code := runScript(t, env, "", "monitor.sh", c.args...)
@@ -596,9 +601,76 @@ func TestMonitorFlags(t *testing.T) {
 			t.Errorf("monitor.sh %q ran paxosctl %q, want %q", c.args, got, c.want)
 		}
 	}
-	for _, bad := range [][]string{{"-x"}, {"-i", "0"}, {"-i", "soon"}, {"-i"}} {
+	for _, bad := range [][]string{{"-x"}, {"-i", "0"}, {"-i", "soon"}, {"-i"}, {"--once=1"}} {
 		if out, code := runScript(t, env, "", "monitor.sh", bad...); code == 0 {
 			t.Errorf("monitor.sh %q: exit 0, want an error:\n%s", bad, out)
+		}
+	}
+}
+
+// TestMonitorNoFollowRefreshes checks the seed's meaning of --no-follow
+// with log lines on screen (-v, -d): the view is redrawn every interval
+// until Ctrl-C, the logs are printed, not followed, and the script does
+// not exit by itself.
+func TestMonitorNoFollowRefreshes(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-p", "-v", "--no-follow", "-i", "0.2"},
+		{"-p", "-d", "-n", "-i", "0.2"},
+	} {
+		_, logPath, env := setup(t)
+		cmd := exec.Command("bash", append([]string{"monitor.sh"}, args...)...)
+		cmd.Env = env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		stop := func() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) // the script's group: bash, sleep
+		}
+		// Four runs of paxosctl: the loop has printed the first three views
+		// (it records a run before it prints it).
+		views := 0
+		deadline := time.Now().Add(30 * time.Second)
+	poll:
+		for views < 4 {
+			select {
+			case err := <-done:
+				t.Fatalf("monitor.sh %q exited (%v) after %d refreshes; want it to keep refreshing:\n%s", args, err, views, out.String())
+			case <-time.After(100 * time.Millisecond):
+			}
+			views = 0
+			for _, c := range fakeCalls(t, logPath) {
+				if slices.Equal(c.Args, []string{"watch", "--interval", "0.2s", "--role", "proposer", "--count", "1"}) {
+					views++
+				}
+			}
+			if time.Now().After(deadline) {
+				break poll
+			}
+		}
+		stop()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if views < 4 {
+			t.Errorf("monitor.sh %q: %d refreshes in 30s, want at least 4:\n%s", args, views, out.String())
+		}
+		if n := strings.Count(out.String(), "WATCH view"); n < 3 {
+			t.Errorf("monitor.sh %q printed the view %d times, want at least 3:\n%s", args, n, out.String())
+		}
+		if args[1] == "-v" && !strings.Contains(out.String(), "line two") {
+			t.Errorf("monitor.sh %q: no /view-logs lines in the output:\n%s", args, out.String())
+		}
+		if args[1] == "-d" && !strings.Contains(out.String(), "log lines per node") {
+			t.Errorf("monitor.sh %q: no log lines heading in the output:\n%s", args, out.String())
 		}
 	}
 }
@@ -606,9 +678,7 @@ func TestMonitorFlags(t *testing.T) {
 // TestShellcheck runs shellcheck over every script.
 func TestShellcheck(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("shellcheck"); err != nil {
-		t.Skip("shellcheck is not installed (scripts/setup-dependencies.sh installs it)")
-	}
+	testenv.LookPath(t, "scripts/ci-deps.sh or scripts/setup-dependencies.sh installs it", "shellcheck")
 	// From the repository root, where "# shellcheck source=scripts/lib.sh"
 	// resolves.
 	scripts, _ := filepath.Glob("../scripts/*.sh")
@@ -624,5 +694,353 @@ func TestShellcheck(t *testing.T) {
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}
+
+// dotenvFile is a .env with every kind of line Compose reads.
+const dotenvFile = `# settings for docker compose (and local mode)
+export CLUSTER_SECRET="s3cret from .env"
+CLIENT_TOKEN='token from .env'
+LOG_FORMAT=json   # an inline comment
+ LOG_LEVEL = debug
+LOG_LEVEL=warn
+PAXOS_VOLUMES=./data
+PAXOS_HOST_IP=0.0.0.0
+TICK=10ms
+not an assignment
+`
+
+// TestLocalModeReadsDotenv checks that local mode reads .env as Compose
+// does (issue 17): the variables docker-compose.yml passes to the nodes,
+// the environment (even an empty value) over .env, the last assignment
+// winning, quotes and comments as Compose reads them; and nothing else
+// (TICK is not in the Compose file's environment, PAXOS_HOST_IP only
+// publishes ports).
+func TestLocalModeReadsDotenv(t *testing.T) {
+	t.Parallel()
+	testenv.LookPath(t, "scripts/ci-deps.sh or scripts/setup-dependencies.sh installs it", "bash")
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"local.sh", "dotenv.sh", "secure.sh", "topology.sh", "topology.tsv"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "scripts", f), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte(dotenvFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C.UTF-8"}
+
+	// local.sh env, run from another folder: what the nodes would get.
+	env := slices.Concat(base, []string{"CLIENT_TOKEN=tok-env", "LOG_FORMAT="})
+	out, code := runScript(t, env, "", filepath.Join(root, "scripts", "local.sh"), "env")
+	if code != 0 {
+		t.Fatalf("local.sh env: exit %d:\n%s", code, out)
+	}
+	rows := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = f[1:]
+		}
+	}
+	for name, want := range map[string]string{
+		"CLUSTER_SECRET": "(set, 16 chars) .env",
+		"CLIENT_TOKEN":   "(set, 7 chars) environment",
+		"LOG_FORMAT":     "(empty) environment",
+		"LOG_LEVEL":      "warn .env",
+		"GOMAXPROCS":     "1 default",
+		"PAXOS_VOLUMES":  filepath.Join(root, "data") + " .env",
+	} {
+		if got := strings.Join(rows[name], " "); got != want {
+			t.Errorf("local.sh env: %s is %q, want %q:\n%s", name, got, want, out)
+		}
+	}
+	if !strings.Contains(out, ".env:10: not NAME=VALUE, skipped") {
+		t.Errorf("local.sh env: no warning about line 10 of .env:\n%s", out)
+	}
+
+	// load_dotenv exports what it sets: a child process (a node) sees it.
+	script := `. scripts/dotenv.sh
+load_dotenv .env CLUSTER_SECRET CLIENT_TOKEN LOG_FORMAT LOG_LEVEL GOMAXPROCS PAXOS_VOLUMES
+env`
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = root
+	cmd.Env = slices.Concat(base, []string{"LOG_LEVEL=error"})
+	data, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("load_dotenv: %v\n%s", err, data)
+	}
+	child := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			child[k] = v
+		}
+	}
+	for name, want := range map[string]string{
+		"CLUSTER_SECRET": "s3cret from .env",
+		"CLIENT_TOKEN":   "token from .env",
+		"LOG_FORMAT":     "json",
+		"LOG_LEVEL":      "error",
+		"PAXOS_VOLUMES":  "./data",
+	} {
+		if got, ok := child[name]; !ok || got != want {
+			t.Errorf("a child of load_dotenv sees %s=%q (set: %v), want %q", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"TICK", "PAXOS_HOST_IP", "GOMAXPROCS"} {
+		if v, ok := child[name]; ok {
+			t.Errorf("a child of load_dotenv sees %s=%q; want it unset (not a setting local mode takes from .env)", name, v)
+		}
+	}
+}
+
+// runIn runs a script by its absolute path from dir (not a terminal on
+// stdin) and returns its combined output and exit status.
+func runIn(t *testing.T, dir string, env []string, script string, args ...string) (string, int) {
+	t.Helper()
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{abs}, args...)...)
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, env, strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("%s %q did not finish within 60s (blocked on a prompt?):\n%s", script, args, out)
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// TestSetupDockerCheck runs setup-docker.sh --check on this machine, from
+// another folder, stdin not a terminal: it reports the engine and Compose
+// it finds and exits 0 when both answer (as here), 1 when something is
+// missing; and it never installs or starts anything (a fake docker whose
+// engine does not answer is reported, not started).
+func TestSetupDockerCheck(t *testing.T) {
+	t.Parallel()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C.UTF-8"}
+	out, code := runIn(t, t.TempDir(), env, "setup-docker.sh", "--check")
+	server, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").Output()
+	composeOK := exec.Command("docker", "compose", "version").Run() == nil || exec.Command("docker-compose", "version").Run() == nil
+	if err == nil && composeOK {
+		for _, want := range []string{
+			"docker    ok (Docker version ",
+			"engine    ok (server " + strings.TrimSpace(string(server)) + ",",
+			"compose   ok (docker",
+			"Docker and Compose are ready",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("setup-docker.sh --check does not say %q:\n%s", want, out)
+			}
+		}
+		if code != 0 {
+			t.Errorf("setup-docker.sh --check: exit %d with the engine and Compose answering, want 0:\n%s", code, out)
+		}
+	} else {
+		if testenv.InCI() {
+			t.Errorf("CI=true and this machine has no answering Docker engine and Compose (docker info: %v)", err)
+		}
+		if code != 1 || !strings.Contains(out, "missing: ") {
+			t.Errorf("setup-docker.sh --check without a working Docker: exit %d, want 1 naming what is missing:\n%s", code, out)
+		}
+	}
+
+	// A docker whose engine does not answer: reported, exit 1, nothing run
+	// but the fake's version and info.
+	bin := t.TempDir()
+	calls := filepath.Join(bin, "calls")
+	fake := `#!/bin/sh
+echo "$*" >>` + calls + `
+case $1 in
+--version) echo "Docker version 0.0.0-fake, build fake" ;;
+*) echo "Cannot connect to the Docker daemon at unix:///fake.sock. Is the docker daemon running?" >&2; exit 1 ;;
+esac
+`
+	for _, name := range []string{"docker", "sudo", "systemctl", "service", "apt-get"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env[0] = "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")
+	out, code = runIn(t, t.TempDir(), env, "setup-docker.sh", "--check")
+	if code != 1 || !strings.Contains(out, "engine    not answering") || !strings.Contains(out, "missing: engine") {
+		t.Errorf("setup-docker.sh --check with an engine that does not answer: exit %d, want 1 naming the engine:\n%s", code, out)
+	}
+	data, _ := os.ReadFile(calls)
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line != "--version" && !strings.HasPrefix(line, "info") && !strings.HasPrefix(line, "compose version") {
+			t.Errorf("setup-docker.sh --check ran %q; want only version and info queries", line)
+		}
+	}
+
+	if out, code := runIn(t, t.TempDir(), env, "setup-docker.sh", "--bogus"); code == 0 {
+		t.Errorf("setup-docker.sh --bogus: exit 0, want an error:\n%s", out)
+	}
+}
+
+// TestComposeFlavours parses docker-compose.yml with each Compose found here
+// (the "docker compose" v2 plugin that scripts/ci-deps.sh builds, and
+// docker-compose v1), through scripts/compose.sh with DOCKER_COMPOSE set:
+// both must see the ten services, their fixed container names and the
+// paxos-network network. Without DOCKER_COMPOSE, compose.sh must pick v2
+// when it answers. "make drill" runs the cluster with whichever compose.sh
+// picks; this test keeps the other one from rotting unseen.
+func TestComposeFlavours(t *testing.T) {
+	t.Parallel()
+	nodes := []string{"acceptor1", "acceptor2", "acceptor3", "client1", "client2",
+		"learner1", "learner2", "proposer1", "proposer2", "proposer3"}
+	v2 := exec.Command("docker", "compose", "version").Run() == nil
+	_, err := exec.LookPath("docker-compose")
+	v1 := err == nil
+	if !v1 && !v2 {
+		testenv.Missing(t, "neither 'docker compose' nor 'docker-compose' is installed (scripts/setup-docker.sh, scripts/ci-deps.sh)")
+	}
+	for _, f := range []struct {
+		name    string
+		command string
+		here    bool
+	}{{"v2", "docker compose", v2}, {"v1", "docker-compose", v1}} {
+		t.Run(f.name, func(t *testing.T) {
+			if !f.here {
+				t.Skipf("%q is not installed here", f.command)
+			}
+			env := append(os.Environ(), "DOCKER_COMPOSE="+f.command)
+			out, code := runIn(t, t.TempDir(), env, "compose.sh", "--which")
+			if code != 0 || strings.TrimSpace(out) != f.command {
+				t.Fatalf("DOCKER_COMPOSE=%q compose.sh --which: exit %d, %q", f.command, code, out)
+			}
+			out, code = runIn(t, t.TempDir(), env, "compose.sh", "config", "--services")
+			if code != 0 {
+				t.Fatalf("%s config --services: exit %d\n%s", f.command, code, out)
+			}
+			services := strings.Fields(out)
+			slices.Sort(services)
+			if !slices.Equal(services, nodes) {
+				t.Errorf("%s config --services = %v, want %v", f.command, services, nodes)
+			}
+			out, code = runIn(t, t.TempDir(), env, "compose.sh", "config")
+			if code != 0 {
+				t.Fatalf("%s config: exit %d\n%s", f.command, code, out)
+			}
+			for _, want := range []string{"container_name: proposer1", "container_name: client2", "name: paxos-network", "image: paxos:local"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s config does not say %q", f.command, want)
+				}
+			}
+		})
+	}
+	if v2 {
+		env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DOCKER_COMPOSE=") })
+		if out, code := runIn(t, t.TempDir(), env, "compose.sh", "--which"); code != 0 || strings.TrimSpace(out) != "docker compose" {
+			t.Errorf("compose.sh --which with the v2 plugin answering: exit %d, %q, want \"docker compose\"", code, out)
+		}
+	}
+}
+
+// TestCiDepsComposeV2 runs ci-deps.sh's Compose v2 step against a fake
+// docker (its "compose version" answers once the plugin file is in
+// $HOME/.docker/cli-plugins) and a fake go, in a temporary HOME: with the
+// plugin cached it only copies it (no go runs, the cache is what keeps CI
+// fast); when go fails it warns and exits 0; with v2 answering it does
+// nothing; and a second run is a no-op.
+func TestCiDepsComposeV2(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	calls := filepath.Join(bin, "calls")
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\necho \""+name+" $*\" >>"+calls+"\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("docker", `if [ "$1 $2" = "compose version" ]; then
+	[ -x "$HOME/.docker/cli-plugins/docker-compose" ] || { echo "docker: unknown command: docker compose" >&2; exit 1; }
+	echo 5.6.0-fake
+fi
+`)
+	write("go", "exit 1\n")
+	// Nothing is installed from Debian here whatever this machine misses.
+	write("apt-get", "exit 1\n")
+	write("sudo", "exit 1\n")
+	read := func() string {
+		b, _ := os.ReadFile(calls)
+		_ = os.Remove(calls)
+		return string(b)
+	}
+
+	home := t.TempDir()
+	env := []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + home, "LANG=C.UTF-8", "TMPDIR=" + t.TempDir()}
+	plugin := filepath.Join(home, ".docker", "cli-plugins", "docker-compose")
+
+	// No cache, and go fails: a warning, exit 0, nothing installed.
+	out, code := runIn(t, t.TempDir(), env, "ci-deps.sh")
+	if code != 0 || !strings.Contains(out, "warning:") || !strings.Contains(out, "docker-compose v1") {
+		t.Errorf("ci-deps.sh with a failing go: exit %d, want 0 and a warning:\n%s", code, out)
+	}
+	if _, err := os.Stat(plugin); err == nil {
+		t.Errorf("ci-deps.sh installed %s although the build failed", plugin)
+	}
+	if c := read(); !strings.Contains(c, "go mod download") {
+		t.Errorf("ci-deps.sh did not try go mod download; calls:\n%s", c)
+	}
+
+	// --check only reports.
+	out, code = runIn(t, t.TempDir(), env, "ci-deps.sh", "--check")
+	if code != 0 || !strings.Contains(out, "missing: Compose v2 plugin (would build github.com/docker/compose/v5@v5.6.0)") {
+		t.Errorf("ci-deps.sh --check: exit %d:\n%s", code, out)
+	}
+	if c := read(); strings.Contains(c, "go ") {
+		t.Errorf("ci-deps.sh --check ran go:\n%s", c)
+	}
+
+	// Cached: copied, executable, go not run.
+	cache := filepath.Join(home, ".cache", "paxos", "docker-compose-v5.6.0")
+	if err := os.MkdirAll(filepath.Dir(cache), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cache, []byte("#!/bin/sh\necho cached plugin\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runIn(t, t.TempDir(), env, "ci-deps.sh")
+	if code != 0 || !strings.Contains(out, "installed "+plugin) {
+		t.Errorf("ci-deps.sh with a cached plugin: exit %d, want it installed:\n%s", code, out)
+	}
+	if st, err := os.Stat(plugin); err != nil || st.Mode()&0o111 == 0 {
+		t.Errorf("%s not installed executable: %v", plugin, err)
+	}
+	if c := read(); strings.Contains(c, "go ") {
+		t.Errorf("ci-deps.sh ran go although the plugin was cached:\n%s", c)
+	}
+
+	// Present: nothing to do.
+	out, code = runIn(t, t.TempDir(), env, "ci-deps.sh")
+	if code != 0 || !strings.Contains(out, "Compose v2 present") {
+		t.Errorf("ci-deps.sh with v2 answering: exit %d:\n%s", code, out)
+	}
+	if c := read(); strings.Contains(c, "go ") {
+		t.Errorf("ci-deps.sh ran go with v2 present:\n%s", c)
+	}
+
+	// COMPOSE_V2=0 skips the step.
+	if err := os.Remove(plugin); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runIn(t, t.TempDir(), append(env, "COMPOSE_V2=0"), "ci-deps.sh")
+	if code != 0 || strings.Contains(out, "Compose v2") {
+		t.Errorf("COMPOSE_V2=0 ci-deps.sh: exit %d, want the step skipped:\n%s", code, out)
 	}
 }

@@ -2,12 +2,13 @@
 # setup-dependencies.sh - install what a fresh Debian/Ubuntu host needs to
 # build, run and test the paxos cluster: Go >= 1.26 (checked; it is not in
 # the distribution's packages, so the script says where to get it), make,
-# git, curl, jq, tmux and shellcheck (the scripts and their tests), and the
-# Docker Compose plugin (or docker-compose) when Docker is installed without
-# it. Idempotent: it installs only what is missing.
+# git, curl, jq, tmux and shellcheck (the scripts and their tests), then
+# the Docker engine and Compose through scripts/setup-docker.sh (the seed's
+# setup-docker.sh). Idempotent: it installs only what is missing.
 #
-#   scripts/setup-dependencies.sh           # install what is missing
-#   scripts/setup-dependencies.sh --check   # only report; exit 1 if missing
+#   scripts/setup-dependencies.sh              # install what is missing
+#   scripts/setup-dependencies.sh --check      # only report; exit 1 if missing
+#   scripts/setup-dependencies.sh --no-docker  # local mode only: no Docker
 set -euo pipefail
 
 PROG=setup-dependencies.sh
@@ -16,25 +17,30 @@ PROG=setup-dependencies.sh
 
 GO_MIN=1.26
 CHECK=0
+DOCKER=1
 
 usage() {
 	cat <<EOF
-Usage: scripts/setup-dependencies.sh [--check]
+Usage: scripts/setup-dependencies.sh [--check] [--no-docker]
 
-Checks Go (>= $GO_MIN), make, git, curl, jq, tmux, shellcheck and, when
-Docker is installed, Docker Compose; installs the missing ones with apt-get
-(as root, or through sudo). Docker itself is optional: without it the
-cluster runs as local processes (scripts/local.sh).
+Checks Go (>= $GO_MIN), make, git, curl, jq, tmux and shellcheck and
+installs the missing ones with apt-get (as root, or through sudo); then runs
+scripts/setup-docker.sh, which installs the Docker engine and Compose from
+the distribution's packages and starts the engine (on a terminal it asks
+first).
 
-  --check     only report what is there and what is missing (exit 1 when
-              something required is missing)
-  -h, --help  this text
+  --check      only report what is there and what is missing (exit 1 when
+               something is missing)
+  --no-docker  leave Docker out: the cluster then runs as local processes
+               (scripts/local.sh up)
+  -h, --help   this text
 EOF
 }
 
 while (($#)); do
 	case $1 in
 	--check) CHECK=1 ;;
+	--no-docker) DOCKER=0 ;;
 	-h | --help)
 		usage
 		exit 0
@@ -131,36 +137,16 @@ if ((${#want[@]})); then
 	fi
 fi
 
-# --- Docker (optional) -------------------------------------------------------------
-heading "Optional: Docker"
-compose_ok() {
-	docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1
-}
-if ! command -v docker >/dev/null 2>&1; then
-	report docker "not installed: the cluster runs as local processes (scripts/local.sh up); for Compose install Docker Engine (https://docs.docker.com/engine/install/)"
+# --- Docker: scripts/setup-docker.sh ------------------------------------------------
+if ((DOCKER)); then
+	docker_args=()
+	((CHECK)) && docker_args=(--check)
+	if ! "$PAXOS_ROOT/scripts/setup-docker.sh" ${docker_args[@]+"${docker_args[@]}"}; then
+		MISSING+=("docker (scripts/setup-docker.sh; --no-docker leaves it out: local mode)")
+	fi
 else
-	report docker "ok ($(docker --version 2>/dev/null | head -n 1))"
-	if compose_ok; then
-		report compose "ok ($("$PAXOS_ROOT/scripts/compose.sh" --which 2>/dev/null || echo '?'))"
-	elif ((CHECK)); then
-		report compose "missing: docker compose plugin or docker-compose"
-		MISSING+=(docker-compose)
-	else
-		report compose "missing: installing it"
-		# Docker's own repository has the plugin; Debian and Ubuntu have
-		# docker-compose (v1, or v2 under that name).
-		apt_update
-		if apt-cache show docker-compose-plugin >/dev/null 2>&1; then
-			apt_install docker-compose-plugin || true
-		fi
-		if ! compose_ok; then
-			apt_install docker-compose || true
-		fi
-		compose_ok || MISSING+=(docker-compose)
-	fi
-	if ! docker info >/dev/null 2>&1; then
-		report engine "the Docker engine does not answer (start it, or add yourself to the docker group)"
-	fi
+	heading "Docker"
+	report docker "left out (--no-docker): the cluster runs as local processes (scripts/local.sh up)"
 fi
 
 echo

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
+	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/paxos-go/paxos/api"
 	"github.com/paxos-go/paxos/replog"
 	"github.com/paxos-go/paxos/storage"
 )
@@ -18,62 +22,142 @@ import (
 // are fsynced before any reply leaves (the driver persists each Ready before
 // sending it), and many accepts share one transaction.
 type acceptorRole struct {
-	s     *Server
+	n     *node
 	core  *replog.Acceptor
-	store *storage.LoggedAcceptor
+	store AcceptorStore
+	drv   *driver
 
 	promised                   atomic.Uint64
 	prepares, accepts, rejects atomic.Uint64
+	// voting mirrors core.Voting() after every loop iteration: false while
+	// the rejoin rule holds an acceptor that started on empty storage
+	// (GET /ready).
+	voting atomic.Bool
+
+	// space holds the reason of the NOSPACE alarm while it is raised
+	// (alarm.go); mon raises and clears it.
+	space atomic.Pointer[string]
+	mon   *spaceMonitor
+
+	// After a save failed on a full disk (driver.diskFull), probe is tried
+	// every spaceCheckEvery; once it succeeds the core is rebuilt from
+	// storage with cfg and the node takes part again.
+	cfg       replog.Config
+	probe     func() error
+	lastProbe time.Time
 }
 
-func (s *Server) storageOptions() *storage.Options {
-	return &storage.Options{Timeout: 2 * time.Second, NoSync: s.cfg.NoSync, OnCommit: s.metrics.observeFsync}
+func (n *node) storageOptions() *storage.Options {
+	return &storage.Options{Timeout: 2 * time.Second, NoSync: n.cfg.NoSync, OnCommit: n.metrics.observeFsync}
 }
 
-func newAcceptorRole(s *Server, cfg replog.Config) (*acceptorRole, error) {
-	st, err := storage.OpenLoggedAcceptor(s.dbPath(), s.storageOptions())
-	if err != nil {
-		return nil, err
-	}
+// newAcceptorRole runs an acceptor's core on st, sending over send.
+func newAcceptorRole(n *node, cfg replog.Config, st AcceptorStore, send func([]replog.Message)) (*acceptorRole, error) {
 	core, err := replog.NewAcceptor(cfg, st)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	a := &acceptorRole{s: s, core: core, store: st}
+	a := &acceptorRole{n: n, core: core, store: st, cfg: cfg}
+	a.probe = func() error { return probeDisk(n.cfg.DataDir) }
 	a.promised.Store(uint64(core.Promised()))
-	s.drv = newDriver(core, s.cfg.Tick, s.log)
-	s.drv.save = func(rd *replog.Ready) error {
-		if rd.HardState.Promised != 0 || len(rd.Accepted) > 0 {
-			if err := st.Save(rd.HardState.Promised, rd.Accepted); err != nil {
-				return err
-			}
-		}
-		if rd.Compact > 0 {
-			return st.Compact(rd.Compact)
-		}
-		return nil
+	a.voting.Store(core.Voting())
+	if !core.Voting() {
+		n.log.Warn("not voting yet: rejoin rule (new or lost storage, or a rejoin in progress): asking the proposers and the other acceptors for their state",
+			"rejoin_slot", core.RejoinSlot())
 	}
-	s.drv.send = func(msgs []replog.Message) {
-		for _, m := range msgs {
-			switch m.Type {
-			case replog.MsgNack:
-				a.rejects.Add(1)
-			case replog.MsgPromise:
-				a.prepares.Add(1)
-			case replog.MsgAccepted:
-				a.accepts.Add(uint64(len(m.Slots)))
-			}
-		}
-		s.transport.Send(msgs)
-	}
-	s.drv.apply = func(*replog.Ready) { a.promised.Store(uint64(core.Promised())) }
+	a.mon = &spaceMonitor{n: n, size: func() int64 { return st.Stats().SizeBytes }, statfs: syscall.Statfs}
+	a.drv = newDriver(core, loopHooks{
+		save: st.Save,
+		send: func(msgs []replog.Message) {
+			a.count(msgs)
+			send(msgs)
+		},
+		apply:   func(*replog.Ready) { a.promised.Store(uint64(a.core.Promised())) },
+		observe: a.observeVoting,
+		onTick: func() {
+			a.recoverDisk(time.Now())
+			a.mon.check(&a.space, time.Now())
+		},
+		diskFull: a.diskFull,
+	}, n.cfg.Tick, n.log, n.trace)
 	return a, nil
 }
 
-func (a *acceptorRole) routes(r *httprouter.Router) {
-	r.POST("/prepare", a.s.internal(a.handlePrepare))
-	r.POST("/accept", a.s.internal(a.handleAccept))
+// count counts the replies the acceptor sends.
+func (a *acceptorRole) count(msgs []replog.Message) {
+	for _, m := range msgs {
+		switch m.Type {
+		case replog.MsgNack:
+			a.rejects.Add(1)
+		case replog.MsgPromise:
+			a.prepares.Add(1)
+		case replog.MsgAccepted:
+			a.accepts.Add(uint64(len(m.Slots)))
+		}
+	}
+}
+
+// diskFull raises NOSPACE at the next tick and keeps the acceptor out until
+// recoverDisk finds room again (driver.diskFull). It runs on the loop.
+func (a *acceptorRole) diskFull(err error) bool {
+	why := "a write failed, not taking part until one succeeds: " + err.Error()
+	a.mon.diskFull.Store(&why)
+	a.mon.last = time.Time{} // raise NOSPACE at the next tick
+	a.lastProbe = time.Now()
+	return true
+}
+
+// recoverDisk, while a full disk keeps the acceptor out, probes the disk
+// every spaceCheckEvery; once a write succeeds it rebuilds the core from
+// storage, as a restart would (the core believes that the batch whose save
+// failed is on disk, and it answers for nothing it did not persist), and
+// lets the acceptor take part again. It runs on the loop.
+func (a *acceptorRole) recoverDisk(now time.Time) {
+	if a.mon.diskFull.Load() == nil || now.Sub(a.lastProbe) < spaceCheckEvery {
+		return
+	}
+	a.lastProbe = now
+	if err := a.probe(); err != nil {
+		a.n.log.Debug("disk still full", "err", err)
+		return
+	}
+	core, err := replog.NewAcceptor(a.cfg, a.store)
+	if err != nil {
+		a.n.log.Warn("disk has room again, but the acceptor could not be rebuilt from storage", "err", err)
+		return
+	}
+	a.core = core
+	a.promised.Store(uint64(core.Promised()))
+	a.mon.diskFull.Store(nil)
+	a.mon.last = time.Time{} // clear NOSPACE at once
+	a.drv.resume(core)
+}
+
+// probeBytes is what probeDisk writes: a batch of accepts' worth.
+const probeBytes = 1 << 20
+
+// probeDisk writes probeBytes to a file in dir, syncs it and removes it:
+// whether the disk takes a write again.
+func probeDisk(dir string) error {
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, probeBytes))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (a *acceptorRole) routes(r *httprouter.Router, _ nodeRoutes) {
+	r.POST("/prepare", a.n.internal(a.handlePrepare))
+	r.POST("/accept", a.n.internal(a.handleAccept))
 }
 
 // maxBallot is the highest proposal_number /prepare and /accept take: far
@@ -82,13 +166,39 @@ func (a *acceptorRole) routes(r *httprouter.Router) {
 // promise of 2^64-15 would stop every proposer for good).
 const maxBallot = math.MaxInt64
 
+// checkBallot checks proposal_number and proposer_id of the seed's /prepare
+// and /accept: a ballot from 1 to maxBallot, owned by proposer_id (a ballot
+// is round*100 + proposer ID: replog.Ballot.Proposer), which must be a
+// configured proposer. An acceptor never promises or accepts a ballot no
+// proposer can own.
+func (n *node) checkBallot(proposerID, number uint64) error {
+	if number == 0 || number > maxBallot {
+		return fmt.Errorf("%w: proposal_number must be a ballot from 1 to %d", ErrBadRequest, uint64(maxBallot))
+	}
+	if owner := replog.Ballot(number).Proposer(); uint64(owner) != proposerID {
+		return fmt.Errorf("%w: proposal_number %d belongs to proposer %d (proposal_number %% %d), not to proposer_id %d",
+			ErrBadRequest, number, owner, replog.ProposerIDLimit, proposerID)
+	}
+	if !slices.Contains(ids(n.cfg.Proposers), replog.ID(proposerID)) {
+		return fmt.Errorf("%w: proposer_id %d is not a configured proposer", ErrBadRequest, proposerID)
+	}
+	return nil
+}
+
 // seedEntry is an entry in the seed's JSON shape.
-type seedEntry struct {
-	Slot           uint64 `json:"slot"`
-	ProposalNumber uint64 `json:"proposal_number,omitempty"`
-	Value          string `json:"value"`
-	ClientID       uint64 `json:"client_id"`
-	RequestID      string `json:"request_id"`
+type seedEntry = api.Entry
+
+// checkSeedEntry applies the limits of a client command to an entry a seed
+// endpoint (/accept, /learn, /notify) takes: MaxRequestIDBytes for its
+// request ID (400) and MaxValueBytes for its value (413).
+func (n *node) checkSeedEntry(e seedEntry) error {
+	if len(e.RequestID) > MaxRequestIDBytes {
+		return fmt.Errorf("%w: entry for slot %d: request_id of %d bytes, the limit is %d", ErrBadRequest, e.Slot, len(e.RequestID), MaxRequestIDBytes)
+	}
+	if len(e.Value) > n.cfg.MaxValueBytes {
+		return fmt.Errorf("%w: entry for slot %d: value is %d bytes, the limit is %d", ErrTooLarge, e.Slot, len(e.Value), n.cfg.MaxValueBytes)
+	}
+	return nil
 }
 
 func toSeed(e replog.Entry) seedEntry {
@@ -99,17 +209,17 @@ func toSeed(e replog.Entry) seedEntry {
 // handlePrepare is the seed's synchronous phase 1:
 // {"proposer_id":1,"proposal_number":301,"from_slot":0}.
 func (a *acceptorRole) handlePrepare(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	var req struct {
-		ProposerID     uint64 `json:"proposer_id"`
-		ProposalNumber uint64 `json:"proposal_number"`
-		FromSlot       uint64 `json:"from_slot"`
-	}
+	var req api.PrepareRequest
 	if err := decodeJSON(w, r, 1<<20, &req); err != nil {
 		writeError(w, err, nil)
 		return
 	}
-	if req.ProposalNumber == 0 || req.ProposalNumber > maxBallot {
-		writeError(w, fmt.Errorf("%w: proposal_number must be a ballot from 1 to %d", ErrBadRequest, uint64(maxBallot)), nil)
+	if err := a.n.checkBallot(req.ProposerID, req.ProposalNumber); err != nil {
+		writeError(w, err, nil)
+		return
+	}
+	if err := a.n.callerIs(r, replog.ID(req.ProposerID), "proposer_id"); err != nil {
+		writeError(w, err, nil)
 		return
 	}
 	reply, err := a.ask(r.Context(), replog.Message{Type: replog.MsgPrepare, Ballot: replog.Ballot(req.ProposalNumber), Slot: req.FromSlot})
@@ -117,35 +227,33 @@ func (a *acceptorRole) handlePrepare(w http.ResponseWriter, r *http.Request, _ h
 		writeError(w, err, nil)
 		return
 	}
-	body := map[string]any{"acceptor_id": a.s.cfg.ID, "promised": uint64(reply.Ballot)}
+	body := api.PrepareResponse{Status: "rejected", AcceptorID: uint64(a.n.cfg.ID), Promised: uint64(reply.Ballot)}
 	if reply.Type == replog.MsgNack {
-		body["status"] = "rejected"
 		writeJSON(w, http.StatusOK, body)
 		return
 	}
-	accepted := make([]seedEntry, len(reply.Entries))
+	body.Accepted = make([]seedEntry, len(reply.Entries))
 	for i, e := range reply.Entries {
-		accepted[i] = toSeed(e)
+		body.Accepted[i] = toSeed(e)
 	}
-	body["status"], body["accepted"], body["chosen_watermark"] = "promise", accepted, reply.Commit
+	body.Status, body.ChosenWatermark = "promise", &reply.Commit
 	writeJSON(w, http.StatusOK, body)
 }
 
 // handleAccept is the seed's synchronous phase 2:
 // {"proposer_id":1,"proposal_number":301,"entries":[...],"chosen_slot":11}.
 func (a *acceptorRole) handleAccept(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	var req struct {
-		ProposerID     uint64      `json:"proposer_id"`
-		ProposalNumber uint64      `json:"proposal_number"`
-		Entries        []seedEntry `json:"entries"`
-		ChosenSlot     *int64      `json:"chosen_slot"`
-	}
-	if err := decodeJSON(w, r, int64(a.s.cfg.MaxValueBytes)*4+1<<20, &req); err != nil {
+	var req api.AcceptRequest
+	if err := decodeJSON(w, r, int64(a.n.cfg.MaxValueBytes)*4+1<<20, &req); err != nil {
 		writeError(w, err, nil)
 		return
 	}
-	if req.ProposalNumber == 0 || req.ProposalNumber > maxBallot {
-		writeError(w, fmt.Errorf("%w: proposal_number must be a ballot from 1 to %d", ErrBadRequest, uint64(maxBallot)), nil)
+	if err := a.n.checkBallot(req.ProposerID, req.ProposalNumber); err != nil {
+		writeError(w, err, nil)
+		return
+	}
+	if err := a.n.callerIs(r, replog.ID(req.ProposerID), "proposer_id"); err != nil {
+		writeError(w, err, nil)
 		return
 	}
 	m := replog.Message{Type: replog.MsgAccept, Ballot: replog.Ballot(req.ProposalNumber)}
@@ -157,6 +265,10 @@ func (a *acceptorRole) handleAccept(w http.ResponseWriter, r *http.Request, _ ht
 			writeError(w, fmt.Errorf("%w: entry for slot %d has a request_id but no value", ErrBadRequest, e.Slot), nil)
 			return
 		}
+		if err := a.n.checkSeedEntry(e); err != nil {
+			writeError(w, err, nil)
+			return
+		}
 		m.Entries = append(m.Entries, replog.Entry{Slot: e.Slot,
 			Command: replog.Command{ClientID: e.ClientID, RequestID: e.RequestID, Value: e.Value}})
 	}
@@ -165,11 +277,13 @@ func (a *acceptorRole) handleAccept(w http.ResponseWriter, r *http.Request, _ ht
 		writeError(w, err, nil)
 		return
 	}
-	body := map[string]any{"acceptor_id": a.s.cfg.ID, "promised": a.promised.Load()}
-	if reply.Type == replog.MsgNack {
-		body["status"] = "rejected"
-	} else {
-		body["status"], body["proposal_number"], body["slots"] = "accepted", uint64(reply.Ballot), reply.Slots
+	body := api.AcceptResponse{Status: "rejected", AcceptorID: uint64(a.n.cfg.ID), Promised: a.promised.Load()}
+	if reply.Type != replog.MsgNack {
+		ballot := uint64(reply.Ballot)
+		body.Status, body.ProposalNumber, body.Slots = "accepted", &ballot, reply.Slots
+		if body.Slots == nil {
+			body.Slots = []uint64{} // "slots":[], not omitted
+		}
 	}
 	writeJSON(w, http.StatusOK, body)
 }
@@ -177,51 +291,59 @@ func (a *acceptorRole) handleAccept(w http.ResponseWriter, r *http.Request, _ ht
 // ask steps m from a tap and waits for the acceptor's reply, which leaves
 // only after the state it depends on is on disk.
 func (a *acceptorRole) ask(ctx context.Context, m replog.Message) (replog.Message, error) {
-	id, ch, release := a.s.tap()
+	id, ch, release := a.n.tap()
 	defer release()
-	m.From, m.To = id, a.s.cfg.ID
-	if err := a.s.drv.step([]replog.Message{m}); err != nil {
+	m.From, m.To = id, a.n.cfg.ID
+	if err := a.drv.step([]replog.Message{m}); err != nil {
 		return replog.Message{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, a.n.cfg.RequestTimeout)
 	defer cancel()
 	select {
 	case reply := <-ch:
 		return reply, nil
 	case <-ctx.Done():
-		if err := a.s.drv.err(); err != nil {
+		if err := a.drv.err(); err != nil {
 			return replog.Message{}, err
 		}
 		return replog.Message{}, ErrTimeout
 	}
 }
 
-func (a *acceptorRole) view() map[string]any {
+// observeVoting mirrors core.Voting() into voting after every loop
+// iteration, and logs when it changes. It runs on the loop.
+func (a *acceptorRole) observeVoting() {
+	v := a.core.Voting()
+	if v == a.voting.Swap(v) {
+		return
+	}
+	if v {
+		a.n.log.Info("voting again: the rejoin rule is satisfied", "rejoin_slot", a.core.RejoinSlot(), "promised", a.core.Promised())
+	} else {
+		a.n.log.Warn("not voting: the cluster has history this acceptor may have forgotten; it accepts again and promises once every slot below the rejoin slot is chosen and held durably by the learners heard lately",
+			"rejoin_slot", a.core.RejoinSlot(), "promised", a.core.Promised())
+	}
+}
+
+func (a *acceptorRole) view() view {
 	st := a.store.Stats()
 	promised := a.promised.Load()
-	var last map[string]any
-	maxAccepted := uint64(0)
-	lastValue := any(nil)
+	v := &api.AcceptorView{
+		Promised:              promised,
+		HighestPromisedNumber: promised,
+		AcceptedCount:         st.AcceptedCount,
+		State:                 api.AcceptorState{MaxPromised: promised},
+		Voting:                a.voting.Load(),
+		DBPath:                st.Path,
+		DBSizeBytes:           st.SizeBytes,
+		Metrics:               api.AcceptorMetrics{Promises: a.prepares.Load(), Accepts: a.accepts.Load(), Rejections: a.rejects.Load()},
+	}
 	if st.LastSlot >= 0 {
+		v.LastAcceptedSlot = &st.LastSlot
 		if es, err := a.store.Accepted(uint64(st.LastSlot), 1); err == nil && len(es) == 1 {
-			last = map[string]any{"number": uint64(es[0].Ballot), "value": es[0].Command.Value, "slot": es[0].Slot}
-			maxAccepted, lastValue = uint64(es[0].Ballot), es[0].Command.Value
+			v.AcceptedProposal = &api.AcceptedProposal{Number: uint64(es[0].Ballot), Value: es[0].Command.Value, Slot: es[0].Slot}
+			v.State.MaxAccepted, v.State.AcceptedValue = uint64(es[0].Ballot), &es[0].Command.Value
 		}
 	}
-	lastSlot := any(nil)
-	if st.LastSlot >= 0 {
-		lastSlot = st.LastSlot
-	}
-	return map[string]any{
-		"promised":                promised,
-		"highest_promised_number": promised,
-		"accepted_count":          st.AcceptedCount,
-		"last_accepted_slot":      lastSlot,
-		"accepted_proposal":       last,
-		"state":                   map[string]any{"max_promised": promised, "max_accepted": maxAccepted, "accepted_value": lastValue},
-		"db_path":                 st.Path,
-		"db_size_bytes":           st.SizeBytes,
-		"metrics": map[string]any{"promises": a.prepares.Load(), "accepts": a.accepts.Load(),
-			"rejections": a.rejects.Load()},
-	}
+	return v
 }

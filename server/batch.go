@@ -12,6 +12,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/paxos-go/paxos/api"
 	"github.com/paxos-go/paxos/replog"
 )
 
@@ -34,32 +35,16 @@ const (
 	batchesInFlight = 2
 )
 
-type batchRequest struct {
-	Commands []proposeRequest `json:"commands"`
-}
-
-// batchResult is the outcome of one command: its slot, or an error.
-type batchResult struct {
-	Slot           uint64    `json:"slot"`
-	ProposalNumber uint64    `json:"proposal_number"`
-	ProposerID     replog.ID `json:"proposer_id"`
-	Error          string    `json:"error,omitempty"`
-}
-
-type batchResponse struct {
-	Results []batchResult `json:"results"`
-}
-
 // batchBodyLimit bounds the body of a batch: room for maxBatchBytes of
 // commands, or one command of the largest size.
-func (s *Server) batchBodyLimit() int64 { return max(2*maxBatchBytes, s.valueBodyLimit()) }
+func (n *node) batchBodyLimit() int64 { return max(2*maxBatchBytes, n.valueBodyLimit()) }
 
 // handleProposeBatch proposes every command of a batch at this leader and
 // answers with one result per command, in order. A follower answers 409 for
 // the whole batch.
 func (p *proposerRole) handleProposeBatch(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	var req batchRequest
-	if err := decodeJSON(w, r, p.s.batchBodyLimit(), &req); err != nil {
+	var req api.BatchRequest
+	if err := decodeJSON(w, r, p.n.batchBodyLimit(), &req); err != nil {
 		writeError(w, err, nil)
 		return
 	}
@@ -73,33 +58,58 @@ func (p *proposerRole) handleProposeBatch(w http.ResponseWriter, r *http.Request
 			writeError(w, fmt.Errorf("%w: command %d: no elections in a batch (POST /propose)", ErrBadRequest, i), nil)
 			return
 		}
-		cmd, err := p.s.command(c.Value, c.ClientID, c.RequestID)
+		cmd, err := p.n.command(c.Value, c.ClientID, c.RequestID)
 		if err != nil {
 			writeError(w, fmt.Errorf("command %d: %w", i, err), nil)
 			return
 		}
 		cmds[i] = cmd
 	}
-	st := p.status()
-	if st.Role != replog.Leader {
-		writeError(w, ErrNotLeader, map[string]any{"current_leader": leaderOrNull(st.Leader, p.s.cfg.ID), "retry_suggested": true})
+	ctx, cancel := context.WithTimeout(r.Context(), p.n.cfg.RequestTimeout)
+	defer cancel()
+	results, st, err := p.proposeAll(ctx, cmds)
+	if errors.Is(err, ErrNotLeader) {
+		writeError(w, err, &api.Error{CurrentLeader: leaderOrNull(st.Leader, p.n.cfg.ID), RetrySuggested: true})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), p.s.cfg.RequestTimeout)
-	defer cancel()
-	start := time.Now()
-	out := batchResponse{Results: make([]batchResult, len(cmds))}
-	for i, lr := range p.proposeLocalMany(ctx, cmds) {
-		p.countProposal(start, lr.err)
+	if err != nil {
+		writeError(w, err, nil)
+		return
+	}
+	out := api.BatchResponse{Results: make([]api.BatchResult, len(cmds))}
+	for i, lr := range results {
 		if lr.err != nil {
-			p.failed.Add(1)
 			out.Results[i].Error = lr.err.Error()
 			continue
 		}
-		p.chosen.Add(1)
-		out.Results[i] = batchResult{Slot: lr.res.Slot, ProposalNumber: uint64(st.Ballot), ProposerID: p.s.cfg.ID}
+		out.Results[i] = api.BatchResult{Slot: lr.res.Slot, ProposalNumber: uint64(st.Ballot), ProposerID: uint64(p.n.cfg.ID)}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// proposeAll proposes cmds at this leader in one step and waits for each
+// one's outcome (or ctx), counting them as proposals. On a follower, or
+// when an alarm refuses writes, it proposes none and returns the error
+// (ErrNotLeader, an *AlarmError); st is the status it saw.
+func (p *proposerRole) proposeAll(ctx context.Context, cmds []replog.Command) (results []localResult, st replog.Status, err error) {
+	st = p.status()
+	if st.State != replog.Leader {
+		return nil, st, ErrNotLeader
+	}
+	if err := p.admitWrite(); err != nil {
+		return nil, st, err
+	}
+	start := time.Now()
+	results = p.proposeLocalMany(ctx, cmds)
+	for _, lr := range results {
+		p.countProposal(start, lr.err)
+		if lr.err != nil {
+			p.failed.Add(1)
+		} else {
+			p.chosen.Add(1)
+		}
+	}
+	return results, st, nil
 }
 
 // batcher gathers a client node's proposals into batches.
@@ -117,7 +127,7 @@ type batchItem struct {
 }
 
 type batchOutcome struct {
-	res    proposeResponse
+	res    api.ProposeResponse
 	err    error
 	failed string // when the whole batch failed: the proposer it was sent to
 }
@@ -125,7 +135,7 @@ type batchOutcome struct {
 // submit proposes cmd in the next batch and waits for its outcome (or ctx).
 // An error means the batch could not place it: try the one-by-one way, and
 // if failed is set, at the other proposers first.
-func (b *batcher) submit(ctx context.Context, cmd replog.Command) (res proposeResponse, failed string, err error) {
+func (b *batcher) submit(ctx context.Context, cmd replog.Command) (res api.ProposeResponse, failed string, err error) {
 	it := &batchItem{cmd: cmd, done: make(chan batchOutcome, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, it)
@@ -141,7 +151,7 @@ func (b *batcher) submit(ctx context.Context, cmd replog.Command) (res proposeRe
 	case o := <-it.done:
 		return o.res, o.failed, o.err
 	case <-ctx.Done():
-		return proposeResponse{}, "", ctx.Err()
+		return api.ProposeResponse{}, "", ctx.Err()
 	}
 }
 
@@ -169,20 +179,20 @@ func (b *batcher) run() {
 
 // post proposes batch at the likely leader and delivers every outcome.
 func (b *batcher) post(batch []*batchItem) {
-	var resp batchResponse
+	var resp api.BatchResponse
 	var to string
 	err := errors.New("no proposer address known")
-	if order := b.c.s.proposerOrder(); len(order) > 0 {
+	if order := b.c.n.proposerOrder(b.c.knownLeader()); len(order) > 0 {
 		to = order[0]
-		req := batchRequest{Commands: make([]proposeRequest, len(batch))}
+		req := api.BatchRequest{Commands: make([]api.Proposal, len(batch))}
 		for i, it := range batch {
-			req.Commands[i] = proposeRequest{Value: &it.cmd.Value, ClientID: it.cmd.ClientID, RequestID: it.cmd.RequestID}
+			req.Commands[i] = api.Proposal{Value: &it.cmd.Value, ClientID: it.cmd.ClientID, RequestID: it.cmd.RequestID}
 		}
 		body, _ := json.Marshal(req)
 		// One attempt's time, as for one command: a leader that does not
 		// answer is left to the one-by-one way, which tries the others.
-		ctx, cancel := b.c.s.attempt(context.Background())
-		err = b.c.s.postJSON(ctx, order[0], batchPath, body, nil, &resp)
+		ctx, cancel := b.c.n.attempt(context.Background())
+		err = b.c.n.postJSON(ctx, order[0], batchPath, body, nil, &resp)
 		cancel()
 		if err == nil && len(resp.Results) != len(batch) {
 			err = fmt.Errorf("%s%s: %d results for %d commands", order[0], batchPath, len(resp.Results), len(batch))
@@ -196,7 +206,7 @@ func (b *batcher) post(batch []*batchItem) {
 			it.done <- batchOutcome{err: errors.New(resp.Results[i].Error)}
 		default:
 			r := resp.Results[i]
-			it.done <- batchOutcome{res: proposeResponse{Status: "chosen", Slot: r.Slot, ProposalNumber: r.ProposalNumber,
+			it.done <- batchOutcome{res: api.ProposeResponse{Status: "chosen", Slot: r.Slot, ProposalNumber: r.ProposalNumber,
 				ProposerID: r.ProposerID, RequestID: it.cmd.RequestID}}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/paxos-go/paxos/api"
 	"github.com/paxos-go/paxos/replog"
 )
 
@@ -79,7 +80,7 @@ func TestClusterBatchedSends(t *testing.T) {
 		t.Errorf("batch at follower %d: %d %s, want 409 naming leader %d", follower, code, resp, leader)
 	}
 	code, resp = httpDo(http.MethodPost, c.addr(leader)+batchPath, body)
-	var out batchResponse
+	var out api.BatchResponse
 	if code != http.StatusOK || json.Unmarshal([]byte(resp), &out) != nil || len(out.Results) != 3 {
 		t.Fatalf("batch at the leader: %d %s", code, resp)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/paxos-go/paxos/api"
+	"github.com/paxos-go/paxos/client"
+	"github.com/paxos-go/paxos/internal/clientwire"
 	"github.com/paxos-go/paxos/replog"
 )
 
@@ -20,9 +24,12 @@ import (
 // across leader changes, retrying with the same request ID), reads the log
 // from the learners with failover, and keeps the responses it got.
 type clientRole struct {
-	s      *Server
+	n      *node
 	leader atomic.Uint64 // the proposer that last answered a write
-	batch  batcher       // gathers /send requests into batches (batch.go)
+	batch  batcher       // gathers /send requests into batches (batch.go), with TLS
+
+	streamOnce sync.Once
+	stream     *client.Client // to the proposers (leaderStream)
 
 	mu        sync.Mutex
 	responses []clientResponse
@@ -32,96 +39,113 @@ type clientRole struct {
 	sent, failed atomic.Uint64
 }
 
-type clientResponse struct {
-	RequestID  string    `json:"request_id"`
-	Value      string    `json:"value"`
-	Status     string    `json:"status"`
-	Slot       *uint64   `json:"slot"`
-	ProposerID replog.ID `json:"proposer_id,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Learned    bool      `json:"learned"`
-	At         time.Time `json:"at"`
-}
+type clientResponse = api.ClientResponse
 
 // maxResponses bounds the responses a client node keeps.
 const maxResponses = 1000
 
-func newClientRole(s *Server) *clientRole {
-	c := &clientRole{s: s, slots: map[string]uint64{}}
+func newClientRole(n *node) *clientRole {
+	c := &clientRole{n: n, slots: map[string]uint64{}}
 	c.batch.c = c
 	return c
 }
 
-func (c *clientRole) routes(r *httprouter.Router) {
-	r.POST("/send", c.s.writes(c.handleSend))
+// knownLeader is the proposer that last answered a write here (replog.None
+// before the first).
+func (c *clientRole) knownLeader() replog.ID { return replog.ID(c.leader.Load()) }
+
+func (c *clientRole) routes(r *httprouter.Router, shared nodeRoutes) {
+	r.POST("/send", c.n.writes(c.handleSend))
+	r.POST(clientwire.Path, c.n.writes(shared.clientStream))
 	r.GET("/read", c.handleRead)
-	r.POST("/notify", c.s.internal(c.handleNotify))
+	r.POST("/notify", c.n.internal(c.handleNotify))
 	r.GET("/get-responses", c.handleResponses)
 }
 
 func (c *clientRole) handleSend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	var req struct {
-		Value     *string `json:"value"`
-		RequestID string  `json:"request_id"`
-		ClientID  uint64  `json:"client_id"`
-	}
-	if err := decodeJSON(w, r, c.s.valueBodyLimit(), &req); err != nil {
+	var req api.Proposal // is_leader_election means nothing here
+	if err := decodeJSON(w, r, c.n.valueBodyLimit(), &req); err != nil {
 		writeError(w, err, nil)
 		return
 	}
-	cmd, err := c.s.command(req.Value, req.ClientID, req.RequestID)
+	cmd, err := c.n.command(req.Value, req.ClientID, req.RequestID)
 	if err != nil {
 		writeError(w, err, nil)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), c.s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), c.n.cfg.RequestTimeout)
 	defer cancel()
+	res, err := c.sendRecorded(ctx, cmd)
+	if err != nil {
+		writeError(w, err, &api.Error{RequestID: cmd.RequestID})
+		return
+	}
+	writeJSON(w, http.StatusOK, api.SendResponse{Status: "value sent", Slot: res.Slot, ProposerID: res.ProposerID,
+		RequestID: cmd.RequestID, ProposalNumber: res.ProposalNumber})
+}
+
+// sendRecorded sends cmd and records the outcome among the responses.
+func (c *clientRole) sendRecorded(ctx context.Context, cmd replog.Command) (api.ProposeResponse, error) {
 	res, err := c.send(ctx, cmd)
 	if err != nil {
 		c.failed.Add(1)
 		c.record(clientResponse{RequestID: cmd.RequestID, Value: cmd.Value, Status: "failed", Error: err.Error()})
-		writeError(w, err, map[string]any{"request_id": cmd.RequestID})
-		return
+		return res, err
 	}
 	c.sent.Add(1)
 	slot := res.Slot
 	c.record(clientResponse{RequestID: cmd.RequestID, Value: cmd.Value, Status: "value sent", Slot: &slot, ProposerID: res.ProposerID})
-	writeJSON(w, http.StatusOK, map[string]any{"status": "value sent", "slot": res.Slot, "proposer_id": res.ProposerID,
-		"request_id": cmd.RequestID, "proposal_number": res.ProposalNumber})
+	return res, nil
 }
 
 // send proposes cmd through the proposers, the likely leader first, until
 // one answers or ctx ends. Every attempt carries the same request ID, so a
 // value is chosen at most once whatever fails in between.
-func (c *clientRole) send(ctx context.Context, cmd replog.Command) (proposeResponse, error) {
+func (c *clientRole) send(ctx context.Context, cmd replog.Command) (api.ProposeResponse, error) {
+	if st := c.leaderStream(); st != nil {
+		// The stream gets half the time; what it could not place in it
+		// goes the HTTP way below, with the same request ID.
+		sctx, cancel := ctx, context.CancelFunc(func() {})
+		if dl, ok := ctx.Deadline(); ok {
+			sctx, cancel = context.WithTimeout(ctx, time.Until(dl)/2)
+		}
+		res, err := c.sendStream(sctx, st, cmd)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrUnavailable) || alarmOf(err) != "" {
+			return res, err
+		}
+	}
 	res, failed, err := c.batch.submit(ctx, cmd)
 	if err == nil {
-		c.leader.Store(uint64(res.ProposerID))
+		c.leader.Store(res.ProposerID)
 		return res, nil
+	}
+	if alarmOf(err) != "" {
+		return api.ProposeResponse{}, err // writes are refused: every proposer would say so
 	}
 	// The batch could not place it: one by one, with the same request ID,
 	// first at the proposers the batch did not fail at.
-	body, _ := json.Marshal(map[string]any{"value": cmd.Value, "client_id": cmd.ClientID, "request_id": cmd.RequestID})
+	body, _ := json.Marshal(api.ProposeRequest{Value: cmd.Value, ClientID: cmd.ClientID, RequestID: cmd.RequestID})
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		order := c.s.proposerOrder()
+		order := c.n.proposerOrder(c.knownLeader())
 		if attempt == 0 && failed != "" {
 			if i := slices.Index(order, failed); i >= 0 {
 				order = append(append(order[:i:i], order[i+1:]...), failed)
 			}
 		}
 		for _, addr := range order {
-			var res proposeResponse
-			actx, cancel := c.s.attempt(ctx)
-			err := c.s.postJSON(actx, addr, "/propose", body, nil, &res)
+			var res api.ProposeResponse
+			actx, cancel := c.n.attempt(ctx)
+			err := c.n.postJSON(actx, addr, "/propose", body, nil, &res)
 			cancel()
 			if err == nil {
-				c.leader.Store(uint64(res.ProposerID))
+				c.leader.Store(res.ProposerID)
 				return res, nil
 			}
 			lastErr = err
-			if errors.Is(err, ErrBadRequest) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnauthorized) {
-				return proposeResponse{}, err
+			if errors.Is(err, ErrBadRequest) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnauthorized) || alarmOf(err) != "" {
+				return api.ProposeResponse{}, err
 			}
 			if ctx.Err() != nil {
 				break
@@ -130,13 +154,65 @@ func (c *clientRole) send(ctx context.Context, cmd replog.Command) (proposeRespo
 		select {
 		case <-ctx.Done():
 			if errors.Is(lastErr, ErrUnavailable) {
-				return proposeResponse{}, fmt.Errorf("%w: no proposer reachable (request_id %s): %v", ErrUnavailable, cmd.RequestID, lastErr)
+				return api.ProposeResponse{}, fmt.Errorf("%w: no proposer reachable (request_id %s): %v", ErrUnavailable, cmd.RequestID, lastErr)
 			}
-			return proposeResponse{}, fmt.Errorf("%w: value not confirmed within %s; retrying with request_id %s is safe: %v",
-				ErrTimeout, c.s.cfg.RequestTimeout, cmd.RequestID, lastErr)
+			return api.ProposeResponse{}, fmt.Errorf("%w: value not confirmed within %s; retrying with request_id %s is safe: %v",
+				ErrTimeout, c.n.cfg.RequestTimeout, cmd.RequestID, lastErr)
 		case <-time.After(time.Duration(min(attempt+1, 10)) * 20 * time.Millisecond):
 		}
 	}
+}
+
+// leaderStream is the client stream to the proposers (package client),
+// made at the first write; nil with TLS, where writes take /propose-batch
+// (a node's TLS client configuration names the one peer it dials), as do
+// writes the stream could not place in half their time (send).
+func (c *clientRole) leaderStream() *client.Client {
+	if c.n.tls != nil {
+		return nil
+	}
+	c.streamOnce.Do(func() {
+		cl, err := client.New(client.Config{Endpoints: c.n.proposerOrder(c.knownLeader()), Token: cmp.Or(c.n.cfg.Secret, c.n.cfg.ClientToken),
+			DialTimeout: streamHandshake, AttemptTimeout: c.n.attemptTimeout()})
+		if err != nil {
+			c.n.log.Warn("no client stream to the proposers: writes take /propose-batch", "err", err)
+			return
+		}
+		c.stream = cl
+	})
+	return c.stream
+}
+
+// closeStream closes the client stream to the proposers, if one was made;
+// writes after it take /propose-batch.
+func (c *clientRole) closeStream() {
+	c.streamOnce.Do(func() {}) // none made from now on
+	if c.stream != nil {
+		c.stream.Close()
+	}
+}
+
+// sendStream proposes cmd over the client stream st, which follows the
+// leader and retries with the same request ID until ctx ends.
+func (c *clientRole) sendStream(ctx context.Context, st *client.Client, cmd replog.Command) (api.ProposeResponse, error) {
+	r, err := st.Propose(ctx, cmd.Value, client.WithRequestID(cmd.RequestID), client.WithClientID(cmd.ClientID))
+	if err == nil {
+		c.leader.Store(r.ProposerID)
+		return api.ProposeResponse{Status: "chosen", Slot: r.Slot, ProposalNumber: r.ProposalNumber,
+			ProposerID: r.ProposerID, RequestID: cmd.RequestID}, nil
+	}
+	var alarm *client.AlarmError
+	var refused *client.StatusError
+	switch {
+	case errors.As(err, &alarm):
+		return api.ProposeResponse{}, &AlarmError{Alarm: alarm.Alarm, Reason: alarm.Reason}
+	case errors.Is(err, client.ErrTimeout):
+		return api.ProposeResponse{}, fmt.Errorf("%w: value not confirmed within %s; retrying with request_id %s is safe: %v",
+			ErrTimeout, c.n.cfg.RequestTimeout, cmd.RequestID, err)
+	case errors.As(err, &refused):
+		return api.ProposeResponse{}, fmt.Errorf("%w: %s", sentinelFor(refused.Code), refused.Message)
+	}
+	return api.ProposeResponse{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
 func (c *clientRole) record(r clientResponse) {
@@ -172,17 +248,17 @@ func (c *clientRole) handleRead(w http.ResponseWriter, r *http.Request, _ httpro
 		writeError(w, err, nil)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), c.s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), c.n.cfg.RequestTimeout)
 	defer cancel()
 	var addrs []string
-	for _, l := range c.s.cfg.Learners {
-		if addr, ok := c.s.addressOf(l.ID); ok {
+	for _, l := range c.n.cfg.Learners {
+		if addr, ok := c.n.addressOf(l.ID); ok {
 			addrs = append(addrs, addr)
 		}
 	}
 	page, err := hedged(ctx, addrs, hedgeDelay, func(ctx context.Context, addr string) (json.RawMessage, error) {
 		var page json.RawMessage
-		err := c.s.getJSON(ctx, addr, "/get-values?"+r.URL.RawQuery, &page)
+		err := c.n.getJSON(ctx, addr, "/get-values?"+r.URL.RawQuery, &page)
 		return page, err
 	})
 	if err != nil {
@@ -251,17 +327,32 @@ func hedged[T any](ctx context.Context, addrs []string, delay time.Duration, f f
 // handleNotify takes learned values pushed by a learner (seed endpoint):
 // {"entries":[{"slot":12,"value":"x","request_id":"9-17"}]}.
 func (c *clientRole) handleNotify(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	var req struct {
-		Entries []seedEntry `json:"entries"`
-	}
-	if err := decodeJSON(w, r, int64(c.s.cfg.MaxValueBytes)*4+1<<20, &req); err != nil {
+	var req api.NotifyRequest
+	if err := decodeJSON(w, r, int64(c.n.cfg.MaxValueBytes)*4+1<<20, &req); err != nil {
 		writeError(w, err, nil)
 		return
+	}
+	if c.n.tls != nil {
+		// Chosen notices come from learners only (senderRoles).
+		from, err := c.n.peerIdentity(r)
+		if err == nil && c.n.roles[from] != RoleLearner {
+			err = fmt.Errorf("%w: /notify takes chosen notices from learners; the TLS client certificate is node %d's, a %s", ErrBadRequest, from, c.n.roles[from])
+		}
+		if err != nil {
+			writeError(w, err, nil)
+			return
+		}
+	}
+	for _, e := range req.Entries {
+		if err := c.n.checkSeedEntry(e); err != nil {
+			writeError(w, err, nil)
+			return
+		}
 	}
 	for _, e := range req.Entries {
 		c.learned(e.RequestID, e.Slot)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "received": len(req.Entries)})
+	writeJSON(w, http.StatusOK, api.NotifyResponse{Status: "ok", Received: len(req.Entries)})
 }
 
 // onMessages takes MsgChosen from learners (the internal form of /notify).
@@ -299,17 +390,16 @@ func (c *clientRole) handleResponses(w http.ResponseWriter, _ *http.Request, _ h
 	c.mu.Lock()
 	out := append([]clientResponse{}, c.responses[max(0, len(c.responses)-maxResponses):]...)
 	c.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"responses": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, api.Responses{Responses: out, Count: len(out)})
 }
 
-func (c *clientRole) view() map[string]any {
+func (c *clientRole) view() view {
 	c.mu.Lock()
 	n := min(len(c.responses), maxResponses)
 	c.mu.Unlock()
-	return map[string]any{
-		"current_leader": nullID(replog.ID(c.leader.Load())),
-		"responses":      n,
-		"metrics": map[string]any{"sent": c.sent.Load(), "failed": c.failed.Load(),
-			"notifications": c.notified.Load()},
+	return &api.ClientView{
+		CurrentLeader: api.OptionalID(c.leader.Load()),
+		Responses:     n,
+		Metrics:       api.ClientMetrics{Sent: c.sent.Load(), Failed: c.failed.Load(), Notifications: c.notified.Load()},
 	}
 }

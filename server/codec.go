@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/paxos-go/paxos/replog"
 )
@@ -32,14 +33,7 @@ func encodeBatch(buf []byte, msgs []replog.Message) []byte {
 	for i := range msgs {
 		m := &msgs[i]
 		buf = append(buf, byte(m.Type))
-		flags := uint64(0)
-		if m.Truncated {
-			flags |= 1
-		}
-		if m.Force {
-			flags |= 2
-		}
-		for _, v := range [...]uint64{uint64(m.From), uint64(m.To), uint64(m.Ballot), m.Slot, m.Commit, m.Probe, m.Compact, flags} {
+		for _, v := range header(m) {
 			buf = binary.AppendUvarint(buf, v)
 		}
 		buf = binary.AppendUvarint(buf, uint64(len(m.Slots)))
@@ -60,6 +54,44 @@ func encodeBatch(buf []byte, msgs []replog.Message) []byte {
 	}
 	return buf
 }
+
+// header returns the uvarint fields of m that follow its type.
+func header(m *replog.Message) [8]uint64 {
+	flags := uint64(0)
+	if m.Truncated {
+		flags |= 1
+	}
+	if m.Force {
+		flags |= 2
+	}
+	return [...]uint64{uint64(m.From), uint64(m.To), uint64(m.Ballot), m.Slot, m.Commit, m.Probe, m.Compact, flags}
+}
+
+// batchOverhead is the most a batch takes besides its messages: the
+// version and the count.
+const batchOverhead = 1 + binary.MaxVarintLen64
+
+// encodedSize returns how many bytes encodeBatch writes for m, so a sender
+// can cut batches to a size without encoding them twice.
+func encodedSize(m *replog.Message) int {
+	n := 1 + uvarintLen(uint64(len(m.Slots))) + uvarintLen(uint64(len(m.Entries)))
+	for _, v := range header(m) {
+		n += uvarintLen(v)
+	}
+	for _, s := range m.Slots {
+		n += uvarintLen(s)
+	}
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		n += uvarintLen(e.Slot) + uvarintLen(uint64(e.Ballot)) + uvarintLen(e.Command.ClientID) +
+			uvarintLen(uint64(len(e.Command.RequestID))) + len(e.Command.RequestID) +
+			uvarintLen(uint64(len(e.Command.Value))) + len(e.Command.Value)
+	}
+	return n
+}
+
+// uvarintLen is the length of v's uvarint encoding.
+func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 
 // decoder reads the encoding; the first error sticks.
 type decoder struct {
@@ -93,8 +125,12 @@ func (d *decoder) count(min int) int {
 	return int(n)
 }
 
-func (d *decoder) bytes() string {
+// bytes reads a string of at most limit bytes (limit < 0: any length).
+func (d *decoder) bytes(limit int) string {
 	n := d.count(1)
+	if d.err == nil && limit >= 0 && n > limit {
+		d.err = fmt.Errorf("%w: a string of %d bytes where the limit is %d", errCodec, n, limit)
+	}
 	if d.err != nil {
 		return ""
 	}
@@ -104,6 +140,7 @@ func (d *decoder) bytes() string {
 }
 
 // decodeBatch decodes a batch; malformed input is an error, never a panic.
+// A request ID over MaxRequestIDBytes makes the whole batch malformed.
 func decodeBatch(b []byte) ([]replog.Message, error) {
 	if len(b) == 0 || b[0] != codecVersion {
 		return nil, fmt.Errorf("%w: unknown version", errCodec)
@@ -137,8 +174,8 @@ func decodeBatch(b []byte) ([]replog.Message, error) {
 				e := &m.Entries[j]
 				e.Slot, e.Ballot = d.uvarint(), replog.Ballot(d.uvarint())
 				e.Command.ClientID = d.uvarint()
-				e.Command.RequestID = d.bytes()
-				e.Command.Value = d.bytes()
+				e.Command.RequestID = d.bytes(MaxRequestIDBytes)
+				e.Command.Value = d.bytes(-1)
 			}
 		}
 		if d.err != nil {

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/binary"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/paxos-go/paxos/replog"
@@ -43,6 +45,52 @@ func TestCodecRejectsMalformed(t *testing.T) {
 	}
 }
 
+// TestCodecRequestIDLimit: a batch with a request ID over MaxRequestIDBytes
+// does not decode (a learner could not store it), one at the limit does.
+func TestCodecRequestIDLimit(t *testing.T) {
+	batch := func(n int) []byte {
+		return encodeBatch(nil, []replog.Message{{Type: replog.MsgAccept, From: 1, To: 4, Ballot: 101,
+			Entries: []replog.Entry{{Slot: 1, Command: replog.Command{RequestID: strings.Repeat("r", n), Value: "v"}}}}})
+	}
+	if _, err := decodeBatch(batch(MaxRequestIDBytes)); err != nil {
+		t.Errorf("request ID of MaxRequestIDBytes: %v", err)
+	}
+	for _, n := range []int{MaxRequestIDBytes + 1, 32<<10 + 1} {
+		if msgs, err := decodeBatch(batch(n)); err == nil {
+			t.Errorf("request ID of %d bytes decoded: %d messages", n, len(msgs))
+		}
+	}
+}
+
+// checkEncodedSize checks that encodedSize tells what encodeBatch writes.
+func checkEncodedSize(t *testing.T, msgs []replog.Message) {
+	t.Helper()
+	want := 1 + uvarintLen(uint64(len(msgs)))
+	for i := range msgs {
+		want += encodedSize(&msgs[i])
+	}
+	if got := len(encodeBatch(nil, msgs)); got != want {
+		t.Fatalf("encodeBatch wrote %d bytes, encodedSize says %d", got, want)
+	}
+}
+
+func TestEncodedSize(t *testing.T) {
+	huge := replog.Message{Type: replog.MsgPromise, From: 1<<64 - 1, To: 1 << 63, Ballot: 1<<64 - 1, Slot: 1<<64 - 1,
+		Commit: 1 << 56, Probe: 127, Compact: 128, Truncated: true, Force: true, Slots: []uint64{0, 1<<64 - 1}}
+	for i := range 300 {
+		huge.Entries = append(huge.Entries, replog.Entry{Slot: 1 << (i % 64), Ballot: replog.Ballot(i),
+			Command: replog.Command{ClientID: uint64(i) << 50, RequestID: strings.Repeat("r", i), Value: strings.Repeat("v", i*i)}})
+	}
+	for _, msgs := range [][]replog.Message{nil, {{}}, sampleBatch(), {huge}, append(sampleBatch(), huge)} {
+		checkEncodedSize(t, msgs)
+	}
+	for _, v := range []uint64{0, 1, 127, 128, 1<<14 - 1, 1 << 14, 1<<63 - 1, 1 << 63, 1<<64 - 1} {
+		if got, want := uvarintLen(v), len(binary.AppendUvarint(nil, v)); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", v, got, want)
+		}
+	}
+}
+
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add(encodeBatch(nil, sampleBatch()))
 	f.Add([]byte{codecVersion, 1, 3})
@@ -57,6 +105,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(again, msgs) {
 			t.Fatalf("round trip of a decoded batch: %v", err)
 		}
+		checkEncodedSize(t, msgs)
 	})
 }
 

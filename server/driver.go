@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paxos-go/paxos/replog"
+	"github.com/paxos-go/paxos/storage"
 )
 
 // driver runs one replog role: it owns the state machine on a single
@@ -16,7 +19,27 @@ import (
 // machine goes through do, so inputs that arrive while a batch is being
 // persisted are handled together in the next batch (group commit).
 type driver struct {
-	core  replog.Node
+	core replog.Node
+	loopHooks
+	tick time.Duration
+	log  *slog.Logger
+	// trace records what every Ready does (nil: nothing).
+	trace *traceRing
+
+	inbox chan func()
+
+	mu     sync.Mutex
+	failed error // set when persisting failed: the node stops taking part
+	paused error // set while a full disk keeps the node out (diskFull)
+}
+
+// inboxSize bounds the work queued for the loop; callers that find it full
+// get ErrUnavailable (backpressure) instead of unbounded latency.
+const inboxSize = 8192
+
+// loopHooks are what a role does with each Ready of its core, and around
+// it; the role gives them to newDriver.
+type loopHooks struct {
 	save  func(rd *replog.Ready) error
 	send  func(msgs []replog.Message)
 	apply func(rd *replog.Ready)
@@ -25,21 +48,18 @@ type driver struct {
 	observe func()
 	// onTick, when set, runs on the loop at every tick, after Tick.
 	onTick func()
-	tick   time.Duration
-	log    *slog.Logger
-
-	inbox chan func()
-
-	mu     sync.Mutex
-	failed error // set when persisting failed: the node stops taking part
+	// diskFull, when set, is told of a save that failed because the disk
+	// is full (storage.ErrDiskFull); if it returns true the node pauses
+	// instead of failing for good: it refuses work and sends nothing until
+	// resume (the caller rebuilds the core from storage first, since the
+	// core believes the failed batch persisted).
+	diskFull func(err error) bool
 }
 
-// inboxSize bounds the work queued for the loop; callers that find it full
-// get ErrUnavailable (backpressure) instead of unbounded latency.
-const inboxSize = 8192
-
-func newDriver(core replog.Node, tick time.Duration, log *slog.Logger) *driver {
-	return &driver{core: core, tick: tick, log: log, inbox: make(chan func(), inboxSize)}
+// newDriver returns the loop of core, which ticks every tick and handles
+// each Ready with h; trace, when set, records what every Ready does.
+func newDriver(core replog.Node, h loopHooks, tick time.Duration, log *slog.Logger, trace *traceRing) *driver {
+	return &driver{core: core, loopHooks: h, tick: tick, log: log, trace: trace, inbox: make(chan func(), inboxSize)}
 }
 
 // do queues f to run on the loop with the state machine. It does not wait.
@@ -84,7 +104,30 @@ func (d *driver) step(msgs []replog.Message) error {
 func (d *driver) err() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.failed
+	if d.failed != nil {
+		return d.failed
+	}
+	return d.paused
+}
+
+// pause keeps the node out of the protocol until resume (a full disk).
+func (d *driver) pause(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.paused == nil {
+		d.log.Error("disk full: this node stops taking part until a write succeeds again", "err", err)
+		d.paused = fmt.Errorf("%w (not taking part until a write succeeds again)", err)
+	}
+}
+
+// resume lets a paused node take part again with core, rebuilt from
+// storage. It runs on the loop.
+func (d *driver) resume(core replog.Node) {
+	d.core = core
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.paused = nil
+	d.log.Info("disk has room again: this node takes part again")
 }
 
 func (d *driver) fail(err error) {
@@ -162,13 +205,39 @@ func (d *driver) flush() {
 			d.core.Advance() // a failed node sends nothing it cannot back
 			continue
 		}
+		d.trace.persist(TracePersistStart, &rd)
 		if err := d.save(&rd); err != nil {
-			d.fail(err)
+			if errors.Is(err, storage.ErrDiskFull) && d.diskFull != nil && d.diskFull(err) {
+				d.pause(err)
+			} else {
+				d.fail(err)
+			}
 			d.core.Advance()
 			continue
 		}
+		d.trace.persist(TracePersistEnd, &rd)
+		d.trace.messages(TraceSend, rd.Messages)
 		d.send(rd.Messages)
+		d.trace.applied(&rd)
 		d.apply(&rd)
 		d.core.Advance()
+	}
+}
+
+// syncBeside returns an onTick that runs sync on its own goroutine, at most
+// one at a time, so the loop goes on while the disk works; a failed sync
+// is given to fail.
+func syncBeside(sync func() error, fail func(error)) func() {
+	var running atomic.Bool
+	return func() {
+		if !running.CompareAndSwap(false, true) {
+			return
+		}
+		go func() {
+			defer running.Store(false)
+			if err := sync(); err != nil {
+				fail(err)
+			}
+		}()
 	}
 }

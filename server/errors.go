@@ -10,22 +10,39 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/paxos-go/paxos/api"
 	"github.com/paxos-go/paxos/replog"
 	"github.com/paxos-go/paxos/storage"
 )
 
 // Errors a node reports; statusOf maps them to HTTP statuses (SPEC §5).
 var (
-	ErrBadRequest   = errors.New("bad request")
-	ErrTooLarge     = errors.New("request too large")
-	ErrNotFound     = errors.New("not found")
-	ErrNotLeader    = errors.New("Not the leader")
-	ErrNoQuorum     = errors.New("no quorum")
-	ErrUnavailable  = errors.New("unavailable")
-	ErrTimeout      = errors.New("timed out")
-	ErrUnauthorized = errors.New("unauthorized")
-	ErrWrongRole    = errors.New("endpoint not served by this role")
+	ErrBadRequest         = errors.New("bad request")
+	ErrTooLarge           = errors.New("request too large")
+	ErrNotFound           = errors.New("not found")
+	ErrNotLeader    error = notLeaderError{}
+	ErrNoQuorum           = errors.New("no quorum")
+	ErrUnavailable        = errors.New("unavailable")
+	ErrTimeout            = errors.New("timed out")
+	ErrUnauthorized       = errors.New("unauthorized")
+	ErrWrongRole          = errors.New("endpoint not served by this role")
+	ErrRateLimited        = errors.New("too many requests")
 )
+
+// notLeaderError is ErrNotLeader: a write no leader took. It is
+// replog.ErrNotLeader to errors.Is (the proposer core's refusal, which the
+// node answers with when it finds no leader to forward to) and
+// api.ErrNotLeader (what its 409 means to a client), and its text is the
+// wire's, api.NotLeaderText.
+type notLeaderError struct{}
+
+func (notLeaderError) Error() string { return api.NotLeaderText }
+
+// Is makes errors.Is(ErrNotLeader, replog.ErrNotLeader) and
+// errors.Is(ErrNotLeader, api.ErrNotLeader) true.
+func (notLeaderError) Is(target error) bool {
+	return target == replog.ErrNotLeader || target == api.ErrNotLeader
+}
 
 // statusOf is the one table from errors to HTTP statuses.
 func statusOf(err error) int {
@@ -36,10 +53,12 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrWrongRole):
 		return http.StatusNotFound
-	case errors.Is(err, ErrNotLeader), errors.Is(err, replog.ErrNotLeader):
+	case errors.Is(err, replog.ErrNotLeader): // and ErrNotLeader
 		return http.StatusConflict
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests
 	case errors.Is(err, ErrTimeout):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, ErrNoQuorum), errors.Is(err, ErrUnavailable), errors.Is(err, replog.ErrDropped),
@@ -56,12 +75,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeError writes {"error": ...} plus extra fields, with the status of err.
-func writeError(w http.ResponseWriter, err error, extra map[string]any) {
-	body := map[string]any{"error": err.Error()}
-	for k, v := range extra {
-		body[k] = v
+// writeError writes the error body, {"error": ...} plus the fields of extra
+// (nil: none), with the status of err.
+func writeError(w http.ResponseWriter, err error, extra *api.Error) {
+	var body api.Error
+	if extra != nil {
+		body = *extra
 	}
+	body.Error, body.Alarm = err.Error(), alarmOf(err)
 	status := statusOf(err)
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")

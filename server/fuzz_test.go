@@ -2,17 +2,18 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/paxos-go/paxos/api"
 	"github.com/paxos-go/paxos/replog"
 )
 
@@ -20,10 +21,29 @@ import (
 // fuzzer reaches both sides of it.
 const fuzzMaxValue = 256
 
-// fuzzNode builds one node of role (not serving, no gossip) whose peers all
-// live at an address nothing answers on, so nothing leaves the process.
+// fuzzNode builds an offline node of role with a small value limit and a
+// short request timeout.
 func fuzzNode(f *testing.F, role Role) *Server {
 	f.Helper()
+	return offlineNode(f, role, fuzzTune(nil))
+}
+
+// fuzzTune returns the fuzzed nodes' settings (small value limit, short
+// request timeout, no fsync) followed by tune, when set.
+func fuzzTune(tune func(*Config)) func(*Config) {
+	return func(cfg *Config) {
+		cfg.MaxValueBytes, cfg.RequestTimeout, cfg.NoSync = fuzzMaxValue, time.Millisecond, true
+		if tune != nil {
+			tune(cfg)
+		}
+	}
+}
+
+// offlineNode builds the first node of role (not serving, no gossip, its
+// loop running) whose peers all live at an address nothing answers on, so
+// nothing leaves the process. tune, when set, changes its configuration.
+func offlineNode(tb testing.TB, role Role, tune func(*Config)) *Server {
+	tb.Helper()
 	cfg := DefaultConfig()
 	for _, ps := range [][]Peer{cfg.Proposers, cfg.Acceptors, cfg.Learners, cfg.Clients} {
 		for i := range ps {
@@ -32,35 +52,28 @@ func fuzzNode(f *testing.F, role Role) *Server {
 	}
 	p := StandardPeers(role, "127.0.0.1")[0]
 	cfg.ID, cfg.Role, cfg.Listen = p.ID, role, "127.0.0.1:0"
-	cfg.DataDir = f.TempDir()
-	cfg.MaxValueBytes, cfg.RequestTimeout, cfg.NoSync = fuzzMaxValue, time.Millisecond, true
+	cfg.DataDir = tb.TempDir()
+	if tune != nil {
+		tune(&cfg)
+	}
 	s, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if s.drv != nil {
-			s.drv.run(ctx)
-		}
-	}()
-	f.Cleanup(func() {
-		cancel()
-		<-done
-		s.transport.Close()
-		s.closeStorage()
-	})
+	startLoop(tb, s)
 	return s
 }
 
-// fuzzPost posts body to the node's handler and checks the answer is a 2xx
-// or a 4xx with a JSON error body.
-func fuzzPost(t *testing.T, s *Server, path, contentType string, body []byte) int {
+// fuzzPost posts body to the node's handler, with the Content-Type and
+// the other headers given in pairs, and checks the answer is a 2xx or a
+// 4xx with a JSON error body.
+func fuzzPost(t *testing.T, s *Server, path, contentType string, body []byte, header ...string) int {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
 	res := badResult{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
@@ -75,7 +88,8 @@ func fuzzPost(t *testing.T, s *Server, path, contentType string, body []byte) in
 
 // FuzzDecodePropose posts arbitrary bodies to /propose on a proposer that
 // cannot reach any acceptor: a body is refused (400/413), starts an election
-// (200), or passes validation and finds no leader (409). Whatever passes
+// (200) or is an election refused for coming too soon after the last one
+// (429), or passes validation and finds no leader (409). Whatever passes
 // validation must be a valid command.
 func FuzzDecodePropose(f *testing.F) {
 	for _, seed := range []string{
@@ -100,14 +114,20 @@ func FuzzDecodePropose(f *testing.F) {
 		code := fuzzPost(t, s, "/propose", "application/json", body)
 		switch code {
 		case http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		case http.StatusTooManyRequests:
+			// Only an election request is rate limited.
+			var req api.Proposal
+			if json.Unmarshal(body, &req) != nil || !req.IsLeaderElection && (req.Value == nil || *req.Value != "force_election") {
+				t.Fatalf("429 for a body that is not an election request: %q", body)
+			}
 		case http.StatusConflict:
 			// Validation passed: the body must hold a valid command.
-			var req proposeRequest
+			var req api.Proposal
 			if !utf8.Valid(body) || json.Unmarshal(body, &req) != nil {
 				t.Fatalf("409 for a body that is not valid JSON: %q", body)
 			}
 			if req.Value == nil || *req.Value == "" || len(*req.Value) > fuzzMaxValue ||
-				*req.Value == "force_election" || req.IsLeaderElection || len(req.RequestID) > 256 {
+				*req.Value == "force_election" || req.IsLeaderElection || len(req.RequestID) > MaxRequestIDBytes {
 				t.Fatalf("an invalid command passed validation: %q", body)
 			}
 		default:
@@ -117,9 +137,9 @@ func FuzzDecodePropose(f *testing.F) {
 }
 
 // FuzzMessagesBatch posts arbitrary batches to the internal messages
-// endpoint of a client node (which takes MsgChosen): a batch is refused
-// (400/413) or taken (204), and a taken batch holds only messages of a known
-// type addressed to the node. Bodies that start with the codec version go in
+// endpoint of a client node (which takes MsgChosen) as learner 7: a batch is
+// refused (400/413) or taken (204), and a taken batch holds only messages of
+// a known type that a learner sends, from learner 7, addressed to the node. Bodies that start with the codec version go in
 // the binary encoding, the others in JSON (which never starts with it).
 func FuzzMessagesBatch(f *testing.F) {
 	for _, seed := range []string{
@@ -143,7 +163,7 @@ func FuzzMessagesBatch(f *testing.F) {
 		if binary {
 			contentType = binaryContentType
 		}
-		code := fuzzPost(t, s, messagesPath, contentType, body)
+		code := fuzzPost(t, s, messagesPath, contentType, body, fromHeader, "7")
 		switch code {
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		case http.StatusNoContent:
@@ -158,7 +178,8 @@ func FuzzMessagesBatch(f *testing.F) {
 				t.Fatalf("204 for a body that is not a valid batch (%v): %q", err, body)
 			}
 			for _, m := range msgs {
-				if m.Type < replog.MsgPrepare || m.Type > replog.MsgHeartbeat || m.To != s.cfg.ID {
+				if m.Type < replog.MsgPrepare || m.Type > replog.MsgHeartbeat || m.To != s.cfg.ID || m.From != 7 ||
+					!slices.Contains(senderRoles[m.Type], RoleLearner) {
 					t.Fatalf("204 for a batch with message %+v: %q", m, body)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 )
 
 // LogRing keeps the most recent log lines for /view-logs.
@@ -89,4 +90,52 @@ func (h *ringHandler) WithGroup(name string) slog.Handler {
 	c.group = name
 	c.next = h.next.WithGroup(name)
 	return &c
+}
+
+// warnEvery is how often a node logs one kind of fault of one peer (a
+// refused frame, a forged sender): once, then at most once per warnEvery.
+const warnEvery = 10 * time.Second
+
+// logLimiter lets one line per key through every interval, so a peer that
+// keeps sending what a node refuses cannot flood its log. Keys name a peer
+// of the topology and a kind of fault, so there are few of them.
+type logLimiter struct {
+	every time.Duration
+
+	mu   sync.Mutex
+	keys map[string]*limitedKey
+}
+
+type limitedKey struct {
+	last time.Time
+	held int // lines held back since last
+}
+
+func newLogLimiter(every time.Duration) *logLimiter {
+	return &logLimiter{every: every, keys: map[string]*limitedKey{}}
+}
+
+// warn logs msg and args at Warn level on log, unless a line with key went
+// out less than l.every ago; the line that goes out says how many were held
+// back before it ("suppressed").
+func (l *logLimiter) warn(log *slog.Logger, key, msg string, args ...any) {
+	now := time.Now()
+	l.mu.Lock()
+	k := l.keys[key]
+	if k == nil {
+		k = &limitedKey{}
+		l.keys[key] = k
+	}
+	if !k.last.IsZero() && now.Sub(k.last) < l.every {
+		k.held++
+		l.mu.Unlock()
+		return
+	}
+	held := k.held
+	k.last, k.held = now, 0
+	l.mu.Unlock()
+	if held > 0 {
+		args = append(args, "suppressed", held)
+	}
+	log.Warn(msg, args...)
 }

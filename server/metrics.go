@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/paxos-go/paxos/gossip"
 	"github.com/paxos-go/paxos/replog"
 )
 
@@ -22,10 +23,17 @@ type metrics struct {
 	commitLatency prometheus.Histogram
 	fsync         prometheus.Histogram
 	httpRequests  *prometheus.CounterVec
+
+	// history is the per-second history of the role's work, for the
+	// status page's charts (history.go): a proposer's writes, an
+	// acceptor's or a learner's durable commits (historyFsync).
+	history      *history
+	historyFsync bool
 }
 
 func newMetrics(s *Server) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+	m := &metrics{reg: prometheus.NewRegistry(), history: newHistory(nil),
+		historyFsync: s.cfg.Role == RoleAcceptor || s.cfg.Role == RoleLearner}
 	labels := prometheus.Labels{"node": s.cfg.Name, "role": string(s.cfg.Role)}
 	f := func(name, help string) prometheus.Opts {
 		return prometheus.Opts{Name: name, Help: help, ConstLabels: labels}
@@ -52,7 +60,19 @@ func (m *metrics) handler() http.Handler {
 
 func (m *metrics) proposal(result string) { m.proposals.WithLabelValues(result).Inc() }
 
-func (m *metrics) observeFsync(d time.Duration, _ int) { m.fsync.Observe(d.Seconds()) }
+func (m *metrics) observeFsync(d time.Duration, slots int) {
+	m.fsync.Observe(d.Seconds())
+	if m.historyFsync {
+		m.history.observe(slots, d)
+	}
+}
+
+// committed records a proposal answered as chosen after d.
+func (m *metrics) committed(d time.Duration) {
+	m.proposal("chosen")
+	m.commitLatency.Observe(d.Seconds())
+	m.history.observe(1, d)
+}
 
 // instrument counts API requests by route (known routes only, so a scan of
 // random paths cannot blow up the label space) and status code.
@@ -90,6 +110,33 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// gauge is one value of a role's state at a scrape (role.gauges).
+type gauge struct {
+	desc  func(prometheus.Labels) *prometheus.Desc
+	value float64
+}
+
+func (p *proposerRole) gauges() []gauge {
+	st := p.status()
+	leader := 0.0
+	if st.State == replog.Leader {
+		leader = 1
+	}
+	return []gauge{{descIsLeader, leader}, {descBallot, float64(st.Ballot)}, {descChosen, float64(int64(st.Commit) - 1)}}
+}
+
+func (a *acceptorRole) gauges() []gauge {
+	st := a.store.Stats()
+	return []gauge{{descBallot, float64(st.Promised)}, {descAccepted, float64(st.AcceptedCount)}, {descCompacted, float64(st.Compacted)},
+		{descDBSize, float64(st.SizeBytes)}}
+}
+
+func (l *learnerRole) gauges() []gauge {
+	return []gauge{{descChosen, float64(int64(l.commit.Load()) - 1)}, {descDBSize, float64(l.store.Stats().SizeBytes)}}
+}
+
+func (c *clientRole) gauges() []gauge { return nil }
+
 // stateCollector reads the node's state at scrape time.
 type stateCollector struct {
 	s      *Server
@@ -104,10 +151,13 @@ var (
 		return prometheus.NewDesc("paxos_ballot", "Ballot (proposal number): the proposer's own, or the acceptor's promise.", nil, l)
 	}
 	descChosen = func(l prometheus.Labels) *prometheus.Desc {
-		return prometheus.NewDesc("paxos_chosen_slot", "Highest slot of the contiguous chosen log this node knows (-1: none).", nil, l)
+		return prometheus.NewDesc("paxos_chosen_slot", "Highest slot of the contiguous chosen log this node knows; a learner's is the durable log it serves (-1: none).", nil, l)
 	}
 	descAccepted = func(l prometheus.Labels) *prometheus.Desc {
 		return prometheus.NewDesc("paxos_accepted_slots", "Accepted entries an acceptor stores.", nil, l)
+	}
+	descCompacted = func(l prometheus.Labels) *prometheus.Desc {
+		return prometheus.NewDesc("paxos_compacted_slot", "An acceptor's compaction point: it deleted its accepted entries below this slot (a learner holds them durably).", nil, l)
 	}
 	descDBSize = func(l prometheus.Labels) *prometheus.Desc {
 		return prometheus.NewDesc("paxos_db_size_bytes", "Size of the node's bbolt file.", nil, l)
@@ -115,10 +165,13 @@ var (
 	descPeers = func(l prometheus.Labels) *prometheus.Desc {
 		return prometheus.NewDesc("paxos_peers", "Nodes gossip knows, by state.", []string{"state"}, l)
 	}
+	descAlarm = func(l prometheus.Labels) *prometheus.Desc {
+		return prometheus.NewDesc("paxos_alarm", "1 while this node raises the alarm (LEARNER_LAG: a proposer; NOSPACE: an acceptor), else 0.", []string{"alarm"}, l)
+	}
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []func(prometheus.Labels) *prometheus.Desc{descIsLeader, descBallot, descChosen, descAccepted, descDBSize, descPeers} {
+	for _, d := range []func(prometheus.Labels) *prometheus.Desc{descIsLeader, descBallot, descChosen, descAccepted, descCompacted, descDBSize, descPeers, descAlarm} {
 		ch <- d(c.labels)
 	}
 }
@@ -128,27 +181,18 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, lv ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
 	}
-	switch {
-	case s.proposer != nil:
-		st := s.proposer.status()
-		leader := 0.0
-		if st.Role == replog.Leader {
-			leader = 1
-		}
-		gauge(descIsLeader(l), leader)
-		gauge(descBallot(l), float64(st.Ballot))
-		gauge(descChosen(l), float64(int64(st.Commit)-1))
-	case s.acceptor != nil:
-		st := s.acceptor.store.Stats()
-		gauge(descBallot(l), float64(st.Promised))
-		gauge(descAccepted(l), float64(st.AcceptedCount))
-		gauge(descDBSize(l), float64(st.SizeBytes))
-	case s.learner != nil:
-		gauge(descChosen(l), float64(int64(s.learner.commit.Load())-1))
-		gauge(descDBSize(l), float64(s.learner.store.Stats().SizeBytes))
+	for _, g := range s.role.gauges() {
+		gauge(g.desc(l), g.value)
+	}
+	raised := map[string]float64{}
+	for _, a := range s.ownAlarms() {
+		raised[a.Alarm] = 1
+	}
+	for _, a := range Alarms {
+		gauge(descAlarm(l), raised[a], a)
 	}
 	if s.gossip != nil {
-		counts := map[string]int{GossipAlive: 0, GossipSuspect: 0, GossipDead: 0, GossipLeft: 0}
+		counts := map[string]int{gossip.Alive: 0, gossip.Suspect: 0, gossip.Dead: 0, gossip.Left: 0}
 		for _, n := range s.gossip.Nodes() {
 			counts[n.State]++
 		}

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -15,63 +13,69 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/paxos-go/paxos/api"
+	"github.com/paxos-go/paxos/internal/clientwire"
 	"github.com/paxos-go/paxos/replog"
-	"github.com/paxos-go/paxos/storage"
 )
 
 // proposerRole runs a replog.Proposer: it answers /propose once the value is
 // chosen, forwards to the leader when it is not the leader, and serves read
 // indexes for linearizable reads.
 type proposerRole struct {
-	s     *Server
+	n     *node
 	core  *replog.Proposer
-	store *storage.Proposer
+	store ProposerStore
+	drv   *driver
 
 	mu      sync.Mutex
 	waiters map[string][]chan replog.Result
 	reads   map[uint64]chan replog.ReadState
 	readSeq uint64
+	// lastForced is when the last forced election started here; the next
+	// one may start forcedEvery (the longest election timeout) later.
+	lastForced  time.Time
+	forcedEvery time.Duration
 
 	snap atomic.Pointer[replog.Status]
 
 	proposed, chosen, failed atomic.Uint64
 	leaderChanges            atomic.Uint64
+
+	lagAlarm bool // LEARNER_LAG was raised at the last observe (loop only)
 }
 
-func newProposerRole(s *Server, cfg replog.Config) (*proposerRole, error) {
-	st, err := storage.OpenProposer(s.dbPath(), s.storageOptions())
-	if err != nil {
-		return nil, err
-	}
+// newProposerRole runs a proposer's core on st, sending over send.
+func newProposerRole(n *node, cfg replog.Config, st ProposerStore, send func([]replog.Message)) (*proposerRole, error) {
 	core, err := replog.NewProposer(cfg, st)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	p := &proposerRole{s: s, core: core, store: st,
-		waiters: map[string][]chan replog.Result{}, reads: map[uint64]chan replog.ReadState{}}
+	ticks := cfg.ElectionTicks
+	if ticks <= 0 {
+		ticks = replog.DefaultConfig().ElectionTicks
+	}
+	p := &proposerRole{n: n, core: core, store: st,
+		waiters: map[string][]chan replog.Result{}, reads: map[uint64]chan replog.ReadState{},
+		forcedEvery: 2 * time.Duration(ticks) * n.cfg.Tick}
 	first := core.Status()
 	p.snap.Store(&first)
-	s.drv = newDriver(core, s.cfg.Tick, s.log)
-	s.drv.save = func(rd *replog.Ready) error {
-		if rd.HardState.Round > 0 {
-			return st.SetRound(rd.HardState.Round)
-		}
-		return nil
-	}
-	s.drv.send = s.transport.Send
-	s.drv.apply = p.apply
-	s.drv.observe = p.observe
+	p.drv = newDriver(core, loopHooks{save: st.Save, send: send, apply: p.apply, observe: p.observe,
+		// The applied index is synced beside the loop, once per tick: a
+		// proposer that restarts behind it applies the rest again.
+		onTick: syncBeside(st.Sync, func(err error) { p.drv.fail(err) }),
+	}, n.cfg.Tick, n.log, n.trace)
 	return p, nil
 }
 
-func (p *proposerRole) routes(r *httprouter.Router) {
-	r.POST("/propose", p.s.writes(p.handlePropose))
+func (p *proposerRole) routes(r *httprouter.Router, shared nodeRoutes) {
+	r.POST("/propose", p.n.writes(p.handlePropose))
+	r.POST(clientwire.Path, p.n.writes(shared.clientStream))
 	// Internal (client nodes send it with the cluster secret); a write too,
 	// so it takes the client token when there is no secret, like /propose.
-	r.POST(batchPath, p.s.internal(p.s.writes(p.handleProposeBatch)))
-	r.GET("/status", p.handleStatus)
-	r.GET("/read-index", p.s.internal(p.handleReadIndex))
+	r.POST(batchPath, p.n.internal(p.n.writes(p.handleProposeBatch)))
+	r.GET("/status", shared.view)
+	r.GET("/read-index", p.n.internal(p.handleReadIndex))
 }
 
 func (p *proposerRole) status() replog.Status { return *p.snap.Load() }
@@ -81,15 +85,27 @@ func (p *proposerRole) observe() {
 	prev := p.status()
 	st := p.core.Status()
 	p.snap.Store(&st)
-	if st.Role != prev.Role || st.Leader != prev.Leader {
+	if lag, ok := p.learnerLag(); ok && (lag > p.n.cfg.MaxLearnerLag) != p.lagAlarm {
+		p.lagAlarm = !p.lagAlarm
+		if p.lagAlarm {
+			p.n.log.Warn("alarm raised: writes are refused", "alarm", AlarmLearnerLag, "lag", lag, "max", p.n.cfg.MaxLearnerLag,
+				"chosen_slot", int64(st.Commit)-1, "slowest_learner_has", st.Compact)
+		} else {
+			p.n.log.Info("alarm cleared", "alarm", AlarmLearnerLag, "lag", lag)
+		}
+		if p.n.gossip != nil {
+			p.n.gossip.UpdateMeta()
+		}
+	}
+	if st.State != prev.State || st.Leader != prev.Leader {
 		if st.Leader != prev.Leader {
 			p.leaderChanges.Add(1)
-			p.s.metrics.leaderChanges.Inc()
+			p.n.metrics.leaderChanges.Inc()
 		}
-		p.s.log.Info("proposer state", "state", st.Role.String(), "leader", st.Leader, "ballot", st.Ballot,
+		p.n.log.Info("proposer state", "state", st.State.String(), "leader", st.Leader, "ballot", st.Ballot,
 			"max_ballot", st.MaxSeen, "chosen_slot", int64(st.Commit)-1)
-		if p.s.gossip != nil {
-			p.s.gossip.UpdateMeta()
+		if p.n.gossip != nil {
+			p.n.gossip.UpdateMeta()
 		}
 	}
 }
@@ -119,65 +135,74 @@ func (p *proposerRole) apply(rd *replog.Ready) {
 // peerGone is gossip's fast trigger: when the leader we follow is dead or
 // left, campaign after a short delay that depends on our rank, so the
 // proposers do not all campaign at once.
-func (p *proposerRole) peerGone(id replog.ID) {
+//
+// "dead" is memberlist's suspicion, which a live leader earns when its
+// gossip is slow or cut off while it still leads: the campaign is an
+// ordinary one (CampaignUnforced), which acceptors that still hear the
+// leader refuse, so a false alarm deposes no one (SPEC §8.10). "left" is the
+// leader's own word, said after it stopped leading (Serve stops the protocol
+// before it leaves gossip): that campaign is forced, so a handover does not
+// wait for the acceptors to stop hearing the old leader.
+func (p *proposerRole) peerGone(id replog.ID, left bool) {
 	st := p.status()
-	if st.Role != replog.Follower || st.Leader != id {
+	if st.State != replog.Follower || st.Leader != id {
 		return
 	}
 	rank := 0
-	for _, peer := range p.s.cfg.Proposers {
-		if peer.ID != id && peer.ID < p.s.cfg.ID {
+	for _, peer := range p.n.cfg.Proposers {
+		if peer.ID != id && peer.ID < p.n.cfg.ID {
 			rank++
 		}
 	}
-	time.AfterFunc(time.Duration(rank)*4*p.s.cfg.Tick, func() {
-		_ = p.s.drv.do(func() {
-			if now := p.core.Status(); now.Role == replog.Follower && now.Leader == id {
-				p.s.log.Info("leader gone from gossip: campaigning", "leader", id, "ballot", now.Ballot, "max_ballot", now.MaxSeen)
-				p.core.Campaign()
+	time.AfterFunc(time.Duration(rank)*4*p.n.cfg.Tick, func() {
+		_ = p.drv.do(func() {
+			now := p.core.Status()
+			if now.State != replog.Follower || now.Leader != id {
+				return
 			}
+			if left {
+				p.n.log.Info("leader left gossip: campaigning", "leader", id, "ballot", now.Ballot, "max_ballot", now.MaxSeen)
+				p.core.Campaign()
+				return
+			}
+			p.n.log.Info("gossip says the leader is dead: campaigning early (acceptors that still hear it refuse)",
+				"leader", id, "ballot", now.Ballot, "max_ballot", now.MaxSeen)
+			p.core.CampaignUnforced()
 		})
 	})
-}
-
-// proposeRequest is the body of POST /propose.
-type proposeRequest struct {
-	Value            *string `json:"value"`
-	ClientID         uint64  `json:"client_id"`
-	RequestID        string  `json:"request_id"`
-	IsLeaderElection bool    `json:"is_leader_election"`
 }
 
 // forwardedHeader marks a proposal a follower forwarded to the leader.
 const forwardedHeader = "X-Paxos-Forwarded"
 
 func (p *proposerRole) handlePropose(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	var req proposeRequest
-	if err := decodeJSON(w, r, p.s.valueBodyLimit(), &req); err != nil {
+	var req api.Proposal
+	if err := decodeJSON(w, r, p.n.valueBodyLimit(), &req); err != nil {
 		writeError(w, err, nil)
 		return
 	}
 	if req.IsLeaderElection || (req.Value != nil && *req.Value == "force_election") {
-		if err := p.s.drv.do(p.core.Campaign); err != nil {
-			writeError(w, err, nil)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "election_started", "proposer_id": p.s.cfg.ID})
+		p.forceElection(w, r)
 		return
 	}
-	cmd, err := p.s.command(req.Value, req.ClientID, req.RequestID)
+	cmd, err := p.n.command(req.Value, req.ClientID, req.RequestID)
 	if err != nil {
 		writeError(w, err, nil)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), p.s.cfg.RequestTimeout)
+	if err := p.admitWrite(); err != nil {
+		p.countProposal(time.Now(), err)
+		p.failed.Add(1)
+		writeError(w, err, &api.Error{RequestID: cmd.RequestID})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.n.cfg.RequestTimeout)
 	defer cancel()
 	res, err := p.propose(ctx, cmd, r.Header.Get(forwardedHeader) != "")
 	if err != nil {
-		extra := map[string]any{"request_id": cmd.RequestID}
+		extra := &api.Error{RequestID: cmd.RequestID}
 		if errors.Is(err, ErrNotLeader) {
-			extra["current_leader"] = leaderOrNull(p.status().Leader, p.s.cfg.ID)
-			extra["retry_suggested"] = true
+			extra.CurrentLeader, extra.RetrySuggested = leaderOrNull(p.status().Leader, p.n.cfg.ID), true
 		}
 		writeError(w, err, extra)
 		return
@@ -185,55 +210,91 @@ func (p *proposerRole) handlePropose(w http.ResponseWriter, r *http.Request, _ h
 	writeJSON(w, http.StatusOK, res)
 }
 
-func leaderOrNull(leader, self replog.ID) any {
-	if leader == replog.None || leader == self {
-		return nil
+// forceElection answers an election request at /propose
+// (is_leader_election, or the value force_election). A forced campaign
+// deposes even a healthy leader, so it needs a credential whenever the
+// cluster has one (the client token or the cluster secret, as a bearer
+// token), and this proposer starts at most one per election timeout (429
+// with Retry-After otherwise).
+func (p *proposerRole) forceElection(w http.ResponseWriter, r *http.Request) {
+	if !authorized(r, p.n.cfg.ClientToken, p.n.cfg.Secret) {
+		writeError(w, fmt.Errorf("%w: force_election needs the client token or the cluster secret (Authorization: Bearer ...)", ErrUnauthorized), nil)
+		return
 	}
-	return leader
+	if wait := p.forcedGate(time.Now()); wait > 0 {
+		waitMS := wait.Milliseconds()
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+		writeError(w, fmt.Errorf("%w: proposer %d started a forced election less than %s ago (at most one per election timeout); retry in %s",
+			ErrRateLimited, p.n.cfg.ID, p.forcedEvery, wait.Round(time.Millisecond)),
+			&api.Error{ProposerID: uint64(p.n.cfg.ID), RetryAfterMS: &waitMS})
+		return
+	}
+	if err := p.drv.do(p.core.Campaign); err != nil {
+		writeError(w, err, nil)
+		return
+	}
+	p.n.log.Info("forced election requested: campaigning", "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, api.ElectionStarted{Status: "election_started", ProposerID: uint64(p.n.cfg.ID)})
 }
 
-// proposeResponse is the answer of POST /propose.
-type proposeResponse struct {
-	Status         string    `json:"status"`
-	Slot           uint64    `json:"slot"`
-	ProposalNumber uint64    `json:"proposal_number"`
-	ProposerID     replog.ID `json:"proposer_id"`
-	RequestID      string    `json:"request_id"`
+// forcedGate admits a forced election at now, or returns how long to wait
+// for the next one.
+func (p *proposerRole) forcedGate(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if since := now.Sub(p.lastForced); !p.lastForced.IsZero() && since < p.forcedEvery {
+		return p.forcedEvery - since
+	}
+	p.lastForced = now
+	return 0
+}
+
+// leaderOrNull is the current_leader of a 409: the leader, null when none
+// is known or it is this node.
+func leaderOrNull(leader, self replog.ID) *api.Leader {
+	if leader == self {
+		leader = replog.None
+	}
+	return &api.Leader{ID: uint64(leader)}
 }
 
 // propose gets cmd chosen: directly when leader, through the leader
 // otherwise, retrying with the same request ID across leader changes until
 // ctx ends. A forwarded proposal is not forwarded again.
-func (p *proposerRole) propose(ctx context.Context, cmd replog.Command, forwarded bool) (res proposeResponse, err error) {
+func (p *proposerRole) propose(ctx context.Context, cmd replog.Command, forwarded bool) (res api.ProposeResponse, err error) {
 	start := time.Now()
 	defer func() { p.countProposal(start, err) }()
 	lastErr := error(ErrNotLeader)
 	for {
 		st := p.status()
 		switch {
-		case st.Role == replog.Leader:
+		case st.State == replog.Leader:
 			res, err := p.proposeLocal(ctx, cmd)
 			if err == nil {
 				p.chosen.Add(1)
-				return proposeResponse{Status: "chosen", Slot: res.Slot, ProposalNumber: uint64(st.Ballot),
-					ProposerID: p.s.cfg.ID, RequestID: cmd.RequestID}, nil
+				return api.ProposeResponse{Status: "chosen", Slot: res.Slot, ProposalNumber: uint64(st.Ballot),
+					ProposerID: uint64(p.n.cfg.ID), RequestID: cmd.RequestID}, nil
 			}
 			lastErr = err
 			if errors.Is(err, ErrShuttingDown) {
 				p.failed.Add(1)
-				return proposeResponse{}, err
+				return api.ProposeResponse{}, err
 			}
 			if errors.Is(err, ErrTimeout) {
 				p.failed.Add(1)
-				return proposeResponse{}, fmt.Errorf("%w: value not chosen within %s (request_id %s; retrying with it is safe)", ErrTimeout, p.s.cfg.RequestTimeout, cmd.RequestID)
+				return api.ProposeResponse{}, fmt.Errorf("%w: value not chosen within %s (request_id %s; retrying with it is safe)", ErrTimeout, p.n.cfg.RequestTimeout, cmd.RequestID)
 			}
 		case forwarded:
-			return proposeResponse{}, ErrNotLeader
-		case st.Leader != replog.None && st.Leader != p.s.cfg.ID:
+			return api.ProposeResponse{}, ErrNotLeader
+		case st.Leader != replog.None && st.Leader != p.n.cfg.ID:
 			res, err := p.forward(ctx, st.Leader, cmd)
 			if err == nil {
 				p.chosen.Add(1)
 				return res, nil
+			}
+			if alarmOf(err) != "" {
+				p.failed.Add(1)
+				return api.ProposeResponse{}, err // the leader refuses writes: no retry helps
 			}
 			lastErr = err
 		}
@@ -241,10 +302,10 @@ func (p *proposerRole) propose(ctx context.Context, cmd replog.Command, forwarde
 		case <-ctx.Done():
 			p.failed.Add(1)
 			if errors.Is(lastErr, ErrNotLeader) && p.status().Leader == replog.None {
-				return proposeResponse{}, ErrNotLeader
+				return api.ProposeResponse{}, ErrNotLeader
 			}
-			return proposeResponse{}, fmt.Errorf("%w: no leader could choose the value within %s (request_id %s; retrying with it is safe): %v", ErrTimeout, p.s.cfg.RequestTimeout, cmd.RequestID, lastErr)
-		case <-time.After(p.s.cfg.Tick / 2):
+			return api.ProposeResponse{}, fmt.Errorf("%w: no leader could choose the value within %s (request_id %s; retrying with it is safe): %v", ErrTimeout, p.n.cfg.RequestTimeout, cmd.RequestID, lastErr)
+		case <-time.After(p.n.cfg.Tick / 2):
 		}
 	}
 }
@@ -254,14 +315,13 @@ func (p *proposerRole) countProposal(start time.Time, err error) {
 	p.proposed.Add(1)
 	switch {
 	case err == nil:
-		p.s.metrics.proposal("chosen")
-		p.s.metrics.commitLatency.Observe(time.Since(start).Seconds())
+		p.n.metrics.committed(time.Since(start))
 	case errors.Is(err, ErrTimeout):
-		p.s.metrics.proposal("timeout")
+		p.n.metrics.proposal("timeout")
 	case errors.Is(err, ErrNotLeader):
-		p.s.metrics.proposal("not_leader")
+		p.n.metrics.proposal("not_leader")
 	default:
-		p.s.metrics.proposal("failed")
+		p.n.metrics.proposal("failed")
 	}
 }
 
@@ -291,7 +351,7 @@ func (p *proposerRole) proposeLocalMany(ctx context.Context, cmds []replog.Comma
 	// The closure runs on the driver loop, maybe after call gave up: it
 	// reports through a channel, never through a shared variable.
 	errc := make(chan []error, 1)
-	err := p.s.drv.call(ctx, func() {
+	err := p.drv.call(ctx, func() {
 		errs := make([]error, len(cmds))
 		for i, cmd := range cmds {
 			errs[i] = p.core.Propose(cmd)
@@ -349,80 +409,67 @@ func (p *proposerRole) dropWaiter(req string, ch chan replog.Result) {
 }
 
 // forward sends cmd to the leader's /propose.
-func (p *proposerRole) forward(ctx context.Context, leader replog.ID, cmd replog.Command) (proposeResponse, error) {
-	addr, ok := p.s.addressOf(leader)
+func (p *proposerRole) forward(ctx context.Context, leader replog.ID, cmd replog.Command) (api.ProposeResponse, error) {
+	addr, ok := p.n.addressOf(leader)
 	if !ok {
-		return proposeResponse{}, fmt.Errorf("%w: no address for leader %d", ErrUnavailable, leader)
+		return api.ProposeResponse{}, fmt.Errorf("%w: no address for leader %d", ErrUnavailable, leader)
 	}
-	body, _ := json.Marshal(map[string]any{"value": cmd.Value, "client_id": cmd.ClientID, "request_id": cmd.RequestID})
-	var res proposeResponse
-	actx, cancel := p.s.attempt(ctx)
+	body, _ := json.Marshal(api.ProposeRequest{Value: cmd.Value, ClientID: cmd.ClientID, RequestID: cmd.RequestID})
+	var res api.ProposeResponse
+	actx, cancel := p.n.attempt(ctx)
 	defer cancel()
-	err := p.s.postJSON(actx, addr, "/propose", body, map[string]string{forwardedHeader: "1"}, &res)
+	err := p.n.postJSON(actx, addr, "/propose", body, map[string]string{forwardedHeader: "1"}, &res)
 	return res, err
 }
 
-func (p *proposerRole) handleStatus(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	writeJSON(w, http.StatusOK, p.s.view())
-}
-
-func (p *proposerRole) view() map[string]any {
+func (p *proposerRole) view() view {
 	st := p.status()
 	p.mu.Lock()
 	pending := len(p.waiters)
 	p.mu.Unlock()
-	return map[string]any{
-		"state":            st.Role.String(),
-		"is_leader":        st.Role == replog.Leader,
-		"current_leader":   nullID(st.Leader),
-		"in_election":      st.Role == replog.Candidate,
-		"proposal_number":  uint64(st.Ballot),
-		"proposal_counter": st.Round,
-		"highest_seen":     uint64(st.MaxSeen),
-		"acceptors_count":  len(p.s.cfg.Acceptors),
-		"learners_count":   len(p.s.cfg.Learners),
-		"quorum":           len(p.s.cfg.Acceptors)/2 + 1,
-		"next_slot":        st.NextSlot,
-		"chosen_slot":      int64(st.Commit) - 1,
-		"in_flight":        st.InFlight,
-		"queued":           st.Queued,
-		"pending":          pending,
-		"metrics": map[string]any{
-			"proposals_total": p.proposed.Load(), "proposals_chosen": p.chosen.Load(),
-			"proposals_failed": p.failed.Load(), "leader_changes": p.leaderChanges.Load(),
-		},
+	return &api.ProposerView{
+		State:           st.State.String(),
+		IsLeader:        st.State == replog.Leader,
+		CurrentLeader:   api.OptionalID(uint64(st.Leader)),
+		InElection:      st.State == replog.Candidate,
+		ProposalNumber:  uint64(st.Ballot),
+		ProposalCounter: st.Round,
+		HighestSeen:     uint64(st.MaxSeen),
+		AcceptorsCount:  len(p.n.cfg.Acceptors),
+		LearnersCount:   len(p.n.cfg.Learners),
+		Quorum:          replog.Quorum(len(p.n.cfg.Acceptors)),
+		NextSlot:        st.NextSlot,
+		ChosenSlot:      int64(st.Commit) - 1,
+		InFlight:        st.InFlight,
+		Queued:          st.Queued,
+		Pending:         pending,
+		Metrics: api.ProposerMetrics{ProposalsTotal: p.proposed.Load(), ProposalsChosen: p.chosen.Load(),
+			ProposalsFailed: p.failed.Load(), LeaderChanges: p.leaderChanges.Load()},
 	}
-}
-
-func nullID(id replog.ID) any {
-	if id == replog.None {
-		return nil
-	}
-	return id
 }
 
 // handleReadIndex answers GET /read-index: {"index": N, "leader_id": L} once
 // a quorum of acceptors confirmed the leader's ballot; every write
 // acknowledged before the request is below N.
 func (p *proposerRole) handleReadIndex(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	ctx, cancel := context.WithTimeout(r.Context(), p.s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), p.n.cfg.RequestTimeout)
 	defer cancel()
 	idx, err := p.readIndex(ctx, r.URL.Query().Get("forwarded") != "")
 	if err != nil {
-		writeError(w, err, map[string]any{"current_leader": nullID(p.status().Leader)})
+		writeError(w, err, &api.Error{CurrentLeader: &api.Leader{ID: uint64(p.status().Leader)}})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"index": idx, "leader_id": p.status().Leader})
+	writeJSON(w, http.StatusOK, api.ReadIndex{Index: idx, LeaderID: uint64(p.status().Leader)})
 }
 
 func (p *proposerRole) readIndex(ctx context.Context, forwarded bool) (uint64, error) {
 	for {
 		st := p.status()
 		switch {
-		case st.Role == replog.Leader:
+		case st.State == replog.Leader:
 			ch := make(chan replog.ReadState, 1)
 			var id uint64
-			err := p.s.drv.call(ctx, func() {
+			err := p.drv.call(ctx, func() {
 				p.mu.Lock()
 				p.readSeq++
 				id = p.readSeq
@@ -447,12 +494,10 @@ func (p *proposerRole) readIndex(ctx context.Context, forwarded bool) (uint64, e
 		case forwarded:
 			return 0, ErrNotLeader
 		case st.Leader != replog.None:
-			if addr, ok := p.s.addressOf(st.Leader); ok {
-				var res struct {
-					Index uint64 `json:"index"`
-				}
-				actx, cancel := p.s.attempt(ctx)
-				err := p.s.getJSON(actx, addr, "/read-index?forwarded=1", &res)
+			if addr, ok := p.n.addressOf(st.Leader); ok {
+				var res api.ReadIndex
+				actx, cancel := p.n.attempt(ctx)
+				err := p.n.getJSON(actx, addr, "/read-index?forwarded=1", &res)
 				cancel()
 				if err == nil {
 					return res.Index, nil
@@ -462,119 +507,7 @@ func (p *proposerRole) readIndex(ctx context.Context, forwarded bool) (uint64, e
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%w: no leader confirmed a read index", ErrNoQuorum)
-		case <-time.After(p.s.cfg.Tick / 2):
+		case <-time.After(p.n.cfg.Tick / 2):
 		}
 	}
-}
-
-// attempt bounds one try at one node within a request's deadline, so a
-// node that hangs (paused, cut off) costs a fraction of the deadline and
-// the next node still gets its turn.
-func (s *Server) attempt(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, min(max(s.cfg.RequestTimeout/4, 250*time.Millisecond), 2*time.Second))
-}
-
-// postJSON posts body to http://addr+path and decodes a 200 answer into out.
-// A non-200 answer becomes an error with the matching sentinel.
-func (s *Server) postJSON(ctx context.Context, addr, path string, body []byte, headers map[string]string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	return s.doJSON(req, out)
-}
-
-// getJSON gets http://addr+path and decodes a 200 answer into out.
-func (s *Server) getJSON(ctx context.Context, addr, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
-	if err != nil {
-		return err
-	}
-	return s.doJSON(req, out)
-}
-
-func (s *Server) doJSON(req *http.Request, out any) error {
-	if s.cfg.Secret != "" && req.Header.Get("Authorization") == "" {
-		req.Header.Set("Authorization", "Bearer "+s.cfg.Secret)
-	}
-	resp, err := s.httpClient.Do(req)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%w: %s did not answer in time", ErrTimeout, req.URL.Host)
-		}
-		return fmt.Errorf("%w: %s: %v", ErrUnavailable, req.URL.Host, errors.Unwrap(err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(data, &e)
-		return fmt.Errorf("%w: %s answered %d: %s", sentinelFor(resp.StatusCode), req.URL.Host, resp.StatusCode, e.Error)
-	}
-	return json.Unmarshal(data, out)
-}
-
-// sentinelFor maps an HTTP status back to the error it stands for.
-func sentinelFor(status int) error {
-	switch status {
-	case http.StatusConflict:
-		return ErrNotLeader
-	case http.StatusGatewayTimeout:
-		return ErrTimeout
-	case http.StatusBadRequest:
-		return ErrBadRequest
-	case http.StatusRequestEntityTooLarge:
-		return ErrTooLarge
-	case http.StatusUnauthorized:
-		return ErrUnauthorized
-	}
-	return ErrUnavailable
-}
-
-// valueBodyLimit bounds a body that carries one value: a value at the limit
-// with every byte JSON-escaped (\u00XX is 6 bytes, as Python's json.dumps
-// writes control characters), plus room for the other fields.
-func (s *Server) valueBodyLimit() int64 { return int64(s.cfg.MaxValueBytes)*6 + 64<<10 }
-
-// command validates a client value and builds the command (SPEC §4: values
-// are non-empty UTF-8 strings up to MaxValueBytes; decodeJSON refused
-// invalid UTF-8). The exact value force_election cannot be stored: /propose
-// takes it as an election request.
-func (s *Server) command(value *string, clientID uint64, requestID string) (replog.Command, error) {
-	if value == nil {
-		return replog.Command{}, fmt.Errorf("%w: field \"value\" is required", ErrBadRequest)
-	}
-	v := *value
-	switch {
-	case v == "":
-		return replog.Command{}, fmt.Errorf("%w: field \"value\" must not be empty", ErrBadRequest)
-	case v == "force_election":
-		return replog.Command{}, fmt.Errorf("%w: the value \"force_election\" is reserved: POST it to a proposer's /propose to start an election", ErrBadRequest)
-	case len(v) > s.cfg.MaxValueBytes:
-		return replog.Command{}, fmt.Errorf("%w: value is %d bytes, the limit is %d", ErrTooLarge, len(v), s.cfg.MaxValueBytes)
-	case len(requestID) > 256:
-		return replog.Command{}, fmt.Errorf("%w: request_id longer than 256 bytes", ErrBadRequest)
-	}
-	if requestID == "" {
-		requestID = s.newRequestID()
-	}
-	if clientID == 0 {
-		clientID = uint64(s.cfg.ID)
-	}
-	return replog.Command{ClientID: clientID, RequestID: requestID, Value: v}, nil
-}
-
-// newRequestID makes a cluster-unique request ID: node, start time, counter.
-func (s *Server) newRequestID() string {
-	return strconv.FormatUint(uint64(s.cfg.ID), 10) + "-" + strconv.FormatInt(s.started.UnixNano(), 36) + "-" +
-		strconv.FormatUint(s.tapSeq.Add(1), 10)
 }

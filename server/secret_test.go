@@ -98,10 +98,10 @@ func TestSecretCluster(t *testing.T) {
 		}
 	}
 	// A message stream needs the secret too.
-	if _, err := dialStream(strings.TrimPrefix(c.addr(4), "http://"), "wrong"); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := dialStream(strings.TrimPrefix(c.addr(4), "http://"), "wrong", 1, 0, nil); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("stream upgrade with a wrong secret: %v, want a 401 refusal", err)
 	}
-	if sc, err := dialStream(strings.TrimPrefix(c.addr(4), "http://"), secret); err != nil {
+	if sc, err := dialStream(strings.TrimPrefix(c.addr(4), "http://"), secret, 1, 0, nil); err != nil {
 		t.Errorf("stream upgrade with the secret: %v", err)
 	} else {
 		sc.close()

@@ -6,88 +6,99 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/paxos-go/paxos/gossip"
 	"github.com/paxos-go/paxos/replog"
+	"github.com/paxos-go/paxos/storage"
 )
 
 // Server is one node.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	ring    *LogRing
-	router  *httprouter.Router
-	started time.Time
-	metrics *metrics
+	*node // what the role shares with the rest of the node (node.go)
+
+	// gossipTune, when set, changes gossip's configuration before it
+	// starts (tests).
+	gossipTune func(*gossip.Config)
+	ring       *LogRing
+	router     *httprouter.Router
 
 	transport Transport
-	gossip    *Gossip
-	drv       *driver // nil on client nodes
-
-	proposer *proposerRole
-	acceptor *acceptorRole
-	learner  *learnerRole
-	client   *clientRole
-
-	// taps route replies addressed to a pseudo node ID back to the HTTP
-	// handler that asked (the seed's synchronous /prepare and /accept).
-	taps   sync.Map // replog.ID → chan replog.Message
-	tapSeq atomic.Uint64
-
-	// httpClient is for node-to-node API calls (forwarding, reads).
-	httpClient *http.Client
-
-	addrMu sync.RWMutex
-	addrs  map[replog.ID]string // API address book: static, refreshed by gossip
+	role      role    // the node's role: proposer, acceptor, learner or client
+	drv       *driver // the role's loop; nil on client nodes
 
 	streams connSet // message streams from peers (stream.go)
 }
 
-// tapBase is the first pseudo node ID used for taps.
-const tapBase = 1 << 20
-
 // New builds a node from cfg: it validates the configuration and opens the
-// role's storage (a data dir locked by another process is a clear error).
-// Nothing is served until Run.
-func New(cfg Config, log *slog.Logger) (*Server, error) {
+// role's storage (a data dir locked by another process is a clear error),
+// unless opts give a store (WithProposerStore, ...), and the HTTP
+// transport, unless opts give one (WithTransport). Nothing is served until
+// Run.
+func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	cfg.fillDefaults()
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := o.check(cfg.Role); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	if cfg.DataDir != "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		// Synced: a power loss must not drop the directory of stores
+		// that were written.
+		if err := storage.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		// Before any store opens: a data dir of another cluster or node
+		// must not be read as this node's (SPEC §9 Lost disk).
+		if err := storage.ClaimDir(cfg.DataDir, storage.Identity{ClusterID: cfg.ClusterID, NodeID: uint64(cfg.ID)}); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
 	}
 	ring := NewLogRing(200)
 	log = slog.New(ring.Handler(log.Handler(), slog.LevelInfo))
-	s := &Server{cfg: cfg, log: log, ring: ring, started: time.Now(),
-		httpClient: &http.Client{Timeout: cfg.RequestTimeout + time.Second,
-			Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}},
-		addrs: map[replog.ID]string{}}
+	s := &Server{ring: ring, node: &node{cfg: cfg, log: log, started: time.Now(),
+		addrs: map[replog.ID]string{}, roles: map[replog.ID]Role{}, warns: newLogLimiter(warnEvery)}}
+	hc := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	if cfg.CertFile != "" {
+		var err error
+		if s.tls, err = newNodeTLS(&cfg, log, s.warns); err != nil {
+			return nil, err
+		}
+		hc = s.tls.httpTransport(hc)
+	}
+	s.httpClient = &http.Client{Timeout: cfg.RequestTimeout + time.Second, Transport: hc}
 	for _, p := range cfg.Peers() {
 		s.addrs[p.ID] = p.Addr
+		s.roles[p.ID] = p.Role
 	}
 	s.metrics = newMetrics(s)
-	s.transport = newTapTransport(s, newHTTPTransport(s.addressOf, cfg.Secret, log))
+	if !cfg.NoTrace {
+		s.trace = newTraceRing(cfg.ID)
+	}
+	if o.transport == nil {
+		o.transport = newHTTPTransport(cfg.ID, s.addressOf, cfg.Secret, s.tls, log, s.warns)
+	}
+	s.transport = newTapTransport(s.node, o.transport)
 
 	core := cfg.Core
 	core.ID = cfg.ID
@@ -97,24 +108,45 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		core.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.ID)))
 	}
 	var err error
-	switch cfg.Role {
-	case RoleProposer:
-		s.proposer, err = newProposerRole(s, core)
-	case RoleAcceptor:
-		s.acceptor, err = newAcceptorRole(s, core)
-	case RoleLearner:
-		s.learner, err = newLearnerRole(s, core)
-	case RoleClient:
-		s.client = newClientRole(s)
-	default:
-		err = fmt.Errorf("unknown role %q", cfg.Role)
-	}
-	if err != nil {
+	if s.role, err = s.newRole(&o, core); err != nil {
 		s.transport.Close()
 		return nil, err
 	}
+	s.drv = s.role.loop()
 	s.router = s.routes()
+	if c, ok := o.transport.(Connector); ok {
+		c.Connect(cfg.ID, s.deliver)
+	}
 	return s, nil
+}
+
+// newRole makes the node's role on the store o gives, or on the one it
+// opens in the data dir.
+func (s *Server) newRole(o *options, core replog.Config) (role, error) {
+	path, so, send := s.dbPath(), s.storageOptions(), s.transport.Send
+	switch s.cfg.Role {
+	case RoleProposer:
+		st, err := o.proposerStore(path, so)
+		if err != nil {
+			return nil, err
+		}
+		return newProposerRole(s.node, core, st, send)
+	case RoleAcceptor:
+		st, err := o.acceptorStore(path, so)
+		if err != nil {
+			return nil, err
+		}
+		return newAcceptorRole(s.node, core, st, send)
+	case RoleLearner:
+		st, err := o.learnerStore(path, so)
+		if err != nil {
+			return nil, err
+		}
+		return newLearnerRole(s.node, core, st, send)
+	case RoleClient:
+		return newClientRole(s.node), nil
+	}
+	return nil, fmt.Errorf("unknown role %q", s.cfg.Role)
 }
 
 // dbPath is the role's bbolt file in the data dir.
@@ -138,7 +170,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		s.closeStorage()
+		s.closeRole()
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
 	return s.Serve(ctx, ln)
@@ -146,16 +178,17 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve is Run on a listener the caller made.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	defer s.closeStorage()
+	defer s.closeRole()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	g, err := s.startGossip()
+	g, err := s.startGossip(ctx)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	s.gossip = g
+	go s.advertiseChosen(ctx, g, chosenAdvertiseEvery)
 
 	var wg sync.WaitGroup
 	drvCtx, stopDriver := context.WithCancel(context.Background())
@@ -163,6 +196,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.drv != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.drv.run(drvCtx) }()
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls.serverConfig())
 	}
 	api := newHTTPServer(s.Handler())
 	errc := make(chan error, 2)
@@ -173,12 +209,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if err != nil {
 			s.log.Warn("monitor port disabled", "addr", s.cfg.MonitorListen, "err", err)
 		} else {
+			if s.tls != nil {
+				// The status page, /metrics and /trace over TLS too.
+				mln = tls.NewListener(mln, s.tls.serverConfig())
+			}
 			mon = newHTTPServer(s.monitorHandler())
 			go func() { errc <- mon.Serve(mln) }()
 		}
 	}
-	s.log.Info("node started", "id", s.cfg.ID, "api", ln.Addr().String(), "monitor", s.cfg.MonitorListen,
-		"acceptors", FormatPeers(s.cfg.Acceptors), "quorum", len(s.cfg.Acceptors)/2+1)
+	s.log.Info("node started", "id", s.cfg.ID, "api", s.scheme()+"://"+ln.Addr().String(), "monitor", s.monitorURL(),
+		"acceptors", FormatPeers(s.cfg.Acceptors), "quorum", replog.Quorum(len(s.cfg.Acceptors)))
 
 	select {
 	case <-ctx.Done():
@@ -198,7 +238,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopDriver()
 	wg.Wait()
-	s.failPending(ErrShuttingDown)
+	s.role.fail(ErrShuttingDown)
 	if s.gossip != nil {
 		_ = s.gossip.Leave(500 * time.Millisecond)
 	}
@@ -217,60 +257,47 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// failPending answers every proposal and read waiting on this node with err.
-func (s *Server) failPending(err error) {
-	p := s.proposer
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for req, ws := range p.waiters {
-		for _, ch := range ws {
-			ch <- replog.Result{RequestID: req, Err: err}
-		}
-		delete(p.waiters, req)
-	}
-	for id, ch := range p.reads {
-		ch <- replog.ReadState{Ctx: id, Err: err}
-		delete(p.reads, id)
-	}
-}
-
 // newHTTPServer returns a server with timeouts on every phase (slowloris).
 func newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 }
 
-func (s *Server) closeStorage() {
-	var err error
-	switch {
-	case s.proposer != nil:
-		err = s.proposer.store.Close()
-	case s.acceptor != nil:
-		err = s.acceptor.store.Close()
-	case s.learner != nil:
-		err = s.learner.store.Close()
-	}
-	if err != nil {
+// closeRole releases what the role holds, once the node stopped.
+func (s *Server) closeRole() {
+	if err := s.role.close(); err != nil {
 		s.log.Warn("closing storage", "err", err)
 	}
 }
 
-func (s *Server) startGossip() (*Gossip, error) {
-	host, _, _ := net.SplitHostPort(s.selfAddr())
-	gc := GossipConfig{ID: s.cfg.ID, Name: s.cfg.Name, Role: s.cfg.Role, APIAddr: s.selfAddr(),
+func (s *Server) startGossip(ctx context.Context) (*gossip.Agent, error) {
+	gc := gossip.Config{ID: s.cfg.ID, Name: s.cfg.Name, Role: string(s.cfg.Role), APIAddr: s.selfAddr(),
 		BindAddr: s.cfg.GossipBind, BindPort: s.cfg.GossipPort, Join: s.cfg.Join, Secret: s.cfg.Secret, Logger: s.log}
-	if host != "" && net.ParseIP(host) != nil {
-		gc.AdvertiseAddr = host
+	if s.cfg.DataDir != "" {
+		gc.KeyringFile = filepath.Join(s.cfg.DataDir, gossip.KeyringFile)
 	}
-	g, err := NewGossip(gc, s.gossipMeta)
+	if s.gossipTune != nil {
+		s.gossipTune(&gc)
+	}
+	var err error
+	gc.AdvertiseAddr, gc.AdvertisePort, err = s.gossipAdvertise(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	g, err := gossip.New(gc, s.gossipMeta)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	g.OnChange(s.onGossipChange)
 	return g, nil
+}
+
+// monitorURL is the monitor address, with its scheme, for logs.
+func (s *Server) monitorURL() string {
+	if s.cfg.MonitorListen == "" {
+		return "off"
+	}
+	return s.scheme() + "://" + s.cfg.MonitorListen
 }
 
 // selfAddr is the API address others reach this node at.
@@ -281,112 +308,19 @@ func (s *Server) selfAddr() string {
 	return s.cfg.Listen
 }
 
-func (s *Server) gossipMeta() GossipMeta {
-	m := GossipMeta{ID: s.cfg.ID, Name: s.cfg.Name, Role: s.cfg.Role, API: s.selfAddr(), Chosen: -1}
-	switch {
-	case s.proposer != nil:
-		st := s.proposer.status()
-		m.Leader, m.Ballot, m.Chosen = st.Leader, uint64(st.Ballot), int64(st.Commit)-1
-	case s.learner != nil:
-		m.Chosen = int64(s.learner.commit.Load()) - 1
-	}
+func (s *Server) gossipMeta() gossip.Meta {
+	m := gossip.Meta{ID: s.cfg.ID, Name: s.cfg.Name, Role: string(s.cfg.Role), API: s.selfAddr(), Chosen: -1, Alarms: s.ownAlarmNames()}
+	s.role.meta(&m)
 	return m
 }
 
-func (s *Server) onGossipChange(n GossipNode) {
+func (s *Server) onGossipChange(n gossip.Member) {
 	if n.Address != "" && n.Port != 0 && n.ID != replog.None {
 		s.addrMu.Lock()
 		s.addrs[n.ID] = net.JoinHostPort(n.Address, strconv.Itoa(n.Port))
 		s.addrMu.Unlock()
 	}
-	if s.proposer != nil && (n.State == "dead" || n.State == "left") {
-		s.proposer.peerGone(n.ID)
-	}
-}
-
-// addressOf returns the API address of node id.
-func (s *Server) addressOf(id replog.ID) (string, bool) {
-	s.addrMu.RLock()
-	defer s.addrMu.RUnlock()
-	a, ok := s.addrs[id]
-	return a, ok
-}
-
-// tapTransport delivers messages addressed to a tap to the waiting handler
-// and everything else through the real transport.
-type tapTransport struct {
-	s    *Server
-	next Transport
-}
-
-func newTapTransport(s *Server, next Transport) *tapTransport { return &tapTransport{s: s, next: next} }
-
-func (t *tapTransport) Send(msgs []replog.Message) {
-	var out []replog.Message
-	for _, m := range msgs {
-		if m.To >= tapBase {
-			if ch, ok := t.s.taps.Load(m.To); ok {
-				select {
-				case ch.(chan replog.Message) <- m:
-				default:
-				}
-			}
-			continue
-		}
-		out = append(out, m)
-	}
-	if len(out) > 0 {
-		t.next.Send(out)
-	}
-}
-
-func (t *tapTransport) Close() { t.next.Close() }
-
-// tap returns a pseudo node ID whose replies arrive on the channel, and a
-// function to release it.
-func (s *Server) tap() (replog.ID, chan replog.Message, func()) {
-	id := replog.ID(tapBase + s.tapSeq.Add(1))
-	ch := make(chan replog.Message, 4)
-	s.taps.Store(id, ch)
-	return id, ch, func() { s.taps.Delete(id) }
-}
-
-// authorized checks the bearer token against the allowed secrets (none set:
-// open).
-func authorized(r *http.Request, secrets ...string) bool {
-	open := true
-	got, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	for _, want := range secrets {
-		if want == "" {
-			continue
-		}
-		open = false
-		if bearer && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
-			return true
-		}
-	}
-	return open
-}
-
-// internal wraps an internal endpoint: it demands the cluster secret.
-func (s *Server) internal(h httprouter.Handle) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		if !authorized(r, s.cfg.Secret) {
-			writeError(w, fmt.Errorf("%w: this endpoint needs the cluster secret (Authorization: Bearer ...)", ErrUnauthorized), nil)
-			return
-		}
-		h(w, r, ps)
-	}
-}
-
-// writes wraps a write endpoint: it demands the client token (or the cluster
-// secret, for forwarded writes) when a client token is set.
-func (s *Server) writes(h httprouter.Handle) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		if s.cfg.ClientToken != "" && !authorized(r, s.cfg.ClientToken, s.cfg.Secret) {
-			writeError(w, fmt.Errorf("%w: writes need the client token (Authorization: Bearer ...)", ErrUnauthorized), nil)
-			return
-		}
-		h(w, r, ps)
+	if w, ok := s.role.(peerWatcher); ok && (n.State == gossip.Dead || n.State == gossip.Left) {
+		w.peerGone(n.ID, n.State == gossip.Left)
 	}
 }

@@ -4,26 +4,40 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/paxos-go/paxos/api"
+	"github.com/paxos-go/paxos/gossip"
 )
 
 // statusJSON is what the status page shows: this node, the cluster as
 // gossip sees it, and the last chosen slots.
 func (s *Server) statusJSON(w http.ResponseWriter, r *http.Request) {
 	view := s.view()
-	body := map[string]any{"node": view, "health": "healthy", "leader_id": nil, "nodes": []GossipNode{}}
+	var body struct {
+		Node     any             `json:"node"`
+		Health   string          `json:"health"`
+		LeaderID *uint64         `json:"leader_id"`
+		Nodes    []gossip.Member `json:"nodes"`
+		Ballot   *uint64         `json:"ballot,omitempty"`
+		// Recent are a learner's recent_learned_values, this node's or
+		// one it asked.
+		Recent []api.RecentEntry `json:"recent,omitzero"`
+	}
+	body.Node, body.Health, body.Nodes = view, "healthy", []gossip.Member{}
 	if err := s.healthErr(); err != nil {
-		body["health"] = "unhealthy: " + err.Error()
+		body.Health = "unhealthy: " + err.Error()
 	}
 	if s.gossip != nil {
-		body["nodes"] = s.gossip.Nodes()
-		body["leader_id"] = nullID(s.gossip.LeaderID())
+		body.Nodes = s.gossip.Nodes()
+		body.LeaderID = api.OptionalID(uint64(s.gossip.LeaderID()))
 	}
-	if s.proposer != nil {
-		st := s.proposer.status()
-		body["leader_id"], body["ballot"] = nullID(st.Leader), uint64(st.Ballot)
+	if p, ok := s.role.(*proposerRole); ok {
+		st := p.status()
+		ballot := uint64(st.Ballot)
+		body.LeaderID, body.Ballot = api.OptionalID(uint64(st.Leader)), &ballot
 	}
-	if s.learner != nil {
-		body["recent"] = view["recent_learned_values"]
+	if lv, ok := view.(*api.LearnerView); ok {
+		body.Recent = lv.RecentLearnedValues
 	} else {
 		ctx, cancel := context.WithTimeout(r.Context(), 500*time.Millisecond)
 		defer cancel()
@@ -32,11 +46,9 @@ func (s *Server) statusJSON(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				continue
 			}
-			var lv struct {
-				Recent any `json:"recent_learned_values"`
-			}
+			var lv api.LearnerView
 			if s.getJSON(ctx, addr, "/view-logs", &lv) == nil {
-				body["recent"] = lv.Recent
+				body.Recent = lv.RecentLearnedValues
 				break
 			}
 		}
@@ -55,10 +67,10 @@ h1{font-size:1.3em;margin:0 0 .2em} h2{font-size:1.05em;margin:1.2em 0 .4em}
 table{border-collapse:collapse;background:#fff} td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}
 th{background:#f0f0f0} .alive{color:#087f23} .dead,.left{color:#b00020} .suspect{color:#b36b00}
 .kv span{display:inline-block;margin-right:1.5em} .muted{color:#777} code{font-size:.95em}
-</style></head><body>
+` + statusViewCSS + statusChartsCSS + `</style></head><body>
 <h1 id="title">paxos node</h1>
 <div class="kv" id="summary"></div>
-<h2>Cluster (gossip)</h2>
+` + statusChartsHTML + statusViewHTML + `<h2>Cluster (gossip)</h2>
 <table id="nodes"><thead><tr><th>ID</th><th>Name</th><th>Role</th><th>Address</th><th>State</th><th>Leader</th><th>Ballot</th><th>Chosen</th></tr></thead><tbody></tbody></table>
 <h2>Last chosen slots</h2>
 <table id="recent"><thead><tr><th>Slot</th><th>Value</th><th>Request ID</th></tr></thead><tbody></tbody></table>
@@ -77,6 +89,7 @@ async function refresh(){
       (s.ballot!=null?"<span>ballot: <b id=ballot>"+esc(s.ballot)+"</b></span>":"")+
       (n.state?"<span>state: <b>"+esc(n.state)+"</b></span>":"")+
       (n.chosen_slot!=null?"<span>chosen slot: <b id=chosen>"+esc(n.chosen_slot)+"</b></span>":"");
+    drawBoxes(s);
     rows("nodes",s.nodes,x=>["<td>"+esc(x.id)+"</td>","<td>"+esc(x.name)+"</td>","<td>"+esc(x.role)+"</td>",
       "<td><code>"+esc(x.address)+":"+esc(x.port)+"</code></td>","<td class='"+esc(x.state)+"'>"+esc(x.state)+"</td>",
       "<td>"+esc(x.metadata&&x.metadata.leader)+"</td>","<td>"+esc(x.metadata&&x.metadata.ballot)+"</td>",
@@ -85,7 +98,7 @@ async function refresh(){
   }catch(e){document.getElementById("summary").textContent="cannot reach the node: "+e}
 }
 refresh();setInterval(refresh,1000);
-</script></body></html>`
+` + statusViewJS + statusChartsJS + `</script></body></html>`
 
 func (s *Server) handleStatusPage(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func TestStreamRefusesWhatItCannotTake(t *testing.T) {
 
 	frame := func(batch []byte) []byte { return append(make([]byte, 4, 4+len(batch)), batch...) }
 	huge := make([]byte, 4)
-	binary.BigEndian.PutUint32(huge, maxMessagesBody+1)
+	binary.BigEndian.PutUint32(huge, maxFrameBytes+1)
 	for _, tc := range []struct {
 		name  string
 		frame []byte
@@ -40,7 +41,7 @@ func TestStreamRefusesWhatItCannotTake(t *testing.T) {
 		{"from a node not in the topology", frame(encodeBatch(nil, []replog.Message{{Type: replog.MsgPrepare, From: 99, To: 4, Ballot: 101}}))},
 		{"for another node", frame(encodeBatch(nil, []replog.Message{{Type: replog.MsgPrepare, From: 1, To: 5, Ballot: 101}}))},
 	} {
-		sc, err := dialStream(acceptor, "")
+		sc, err := dialStream(acceptor, "", 1, 0, nil)
 		if err != nil {
 			t.Fatalf("%s: dial: %v", tc.name, err)
 		}
@@ -63,5 +64,37 @@ func TestStreamRefusesWhatItCannotTake(t *testing.T) {
 	// The cluster still works over its own streams.
 	if _, err := c.send(9, "after-bad-streams", "sb-1"); err != nil {
 		t.Fatalf("send after bad streams: %v", err)
+	}
+}
+
+// TestStreamOversizedFrameLogged: a frame over the limit closes the stream
+// with a warning that names the peer, the frame's size and the limit, once
+// per warnEvery however often the peer retries.
+func TestStreamOversizedFrameLogged(t *testing.T) {
+	_, addr, logs := loneNode(t, RoleAcceptor, nil)
+	for range 2 {
+		sc, err := dialStream(addr, "", 1, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sc.conn.Write(binary.BigEndian.AppendUint32(nil, maxFrameBytes+1)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-sc.dead:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the node kept the stream open")
+		}
+		sc.close()
+	}
+	const what = "a frame over the size limit"
+	line := lineWith(logs.String(), what)
+	for _, want := range []string{"level=WARN", "peer=1", fmt.Sprintf("size=%d", maxFrameBytes+1), fmt.Sprintf("limit=%d", maxFrameBytes)} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line %q lacks %q; the log:\n%s", line, want, logs)
+		}
+	}
+	if n := strings.Count(logs.String(), what); n != 1 {
+		t.Errorf("%d lines for two refused frames within %s, want 1", n, warnEvery)
 	}
 }

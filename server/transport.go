@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -21,6 +22,19 @@ type Transport interface {
 	Close()
 }
 
+// A Connector is a Transport that also brings messages to this node (an
+// in-memory one): New connects it with the node's entry point. The HTTP
+// transport is not one: messages reach a node at its /paxos/stream.
+type Connector interface {
+	Transport
+	// Connect makes deliver where messages to node self go. deliver checks
+	// the messages as a message stream's handler does (every one must be
+	// from node from, of a type from's role sends) and queues them for
+	// the node's loop; it does not block, and it returns an error for a
+	// batch the node refuses or cannot queue.
+	Connect(self replog.ID, deliver func(from replog.ID, msgs []replog.Message) error)
+}
+
 // messagesPath is the internal endpoint that takes a batch of messages.
 const messagesPath = "/paxos/messages"
 
@@ -31,9 +45,12 @@ const maxPeerQueue = 65536
 // stream (stream.go), one sender goroutine per peer: whatever queued up while
 // a frame was being written goes in the next frame (batching).
 type httpTransport struct {
+	self   replog.ID                      // the sender every stream declares (Paxos-From)
 	book   func(replog.ID) (string, bool) // ID → API host:port
 	secret string
+	tls    *nodeTLS // nil: plain TCP
 	log    *slog.Logger
+	warns  *logLimiter
 
 	mu    sync.Mutex
 	peers map[replog.ID]*peerQueue
@@ -47,8 +64,8 @@ type peerQueue struct {
 	ready chan struct{} // signalled when msgs becomes non-empty
 }
 
-func newHTTPTransport(book func(replog.ID) (string, bool), secret string, log *slog.Logger) *httpTransport {
-	return &httpTransport{book: book, secret: secret, log: log,
+func newHTTPTransport(self replog.ID, book func(replog.ID) (string, bool), secret string, tls *nodeTLS, log *slog.Logger, warns *logLimiter) *httpTransport {
+	return &httpTransport{self: self, book: book, secret: secret, tls: tls, log: log, warns: warns,
 		peers: map[replog.ID]*peerQueue{}, done: make(chan struct{})}
 }
 
@@ -115,7 +132,7 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 		batch := q.msgs
 		q.msgs = nil
 		q.mu.Unlock()
-		if len(batch) == 0 {
+		if batch = t.dropOversized(to, batch); len(batch) == 0 {
 			continue
 		}
 		var err error
@@ -123,7 +140,13 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 		if err != nil {
 			// Drop the batch: the protocol retransmits. Back off so a dead
 			// peer does not cost a dial per message.
-			t.log.Debug("send failed", "to", to, "messages", len(batch), "err", err)
+			var refused *tlsDialError
+			if errors.As(err, &refused) {
+				t.warns.warn(t.log, fmt.Sprintf("tls-dial %d", to), "cannot open a message stream: TLS handshake failed",
+					"peer", to, "err", err)
+			} else {
+				t.log.Debug("send failed", "to", to, "messages", len(batch), "err", err)
+			}
 			if sc != nil {
 				sc.close()
 				sc = nil
@@ -142,8 +165,23 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 	}
 }
 
-// maxFrameBytes bounds one frame; a bigger batch goes in several.
-const maxFrameBytes = 16 << 20
+// maxFrameBytes bounds one batch of messages in the binary encoding: a
+// stream frame or a POST /paxos/messages body. Receivers refuse a bigger
+// one (the stream is closed, the post is a 413) and senders never build
+// one: a message that does not fit alone is logged and dropped, where it
+// would be refused at every retry. It holds the largest message the cores
+// build, replog.Config.MaxMsgBytes of values plus one value of
+// Config.MaxValueBytes, with frameHeadroom for the rest (Config.Validate).
+const maxFrameBytes = 32 << 20
+
+// frameHeadroom is what a frame keeps beside a message's values: request
+// IDs, the encoding of the other fields, the batch header.
+const frameHeadroom = 1 << 20
+
+// frameFill is where a sender stops adding messages to a frame: half the
+// limit keeps a frame of many messages quick to write (streamWrite); one
+// message alone may take up to the limit.
+const frameFill = maxFrameBytes / 2
 
 // sendAll writes batch to the peer's stream, (re)connecting when there is
 // none or the peer's address changed, in as many frames as its size needs.
@@ -159,18 +197,12 @@ func (t *httpTransport) sendAll(to replog.ID, sc *streamConn, batch []replog.Mes
 	}
 	if sc == nil {
 		var err error
-		if sc, err = dialStream(addr, t.secret); err != nil {
+		if sc, err = dialStream(addr, t.secret, t.self, to, t.tls); err != nil {
 			return nil, err
 		}
 	}
 	for len(batch) > 0 {
-		n := replog.Fit(len(batch), 0, maxFrameBytes, func(i int) int {
-			size := 0
-			for _, e := range batch[i].Entries {
-				size += e.Command.Size()
-			}
-			return size
-		})
+		n := replog.Fit(len(batch), 0, frameFill-batchOverhead, func(i int) int { return encodedSize(&batch[i]) })
 		sc.buf = encodeBatch(append(sc.buf[:0], 0, 0, 0, 0), batch[:n])
 		if err := sc.write(sc.buf); err != nil {
 			return sc, err
@@ -181,6 +213,22 @@ func (t *httpTransport) sendAll(to replog.ID, sc *streamConn, batch []replog.Mes
 		batch = batch[n:]
 	}
 	return sc, nil
+}
+
+// dropOversized returns batch without the messages that cannot go in a
+// frame even alone, logging them (once per warnEvery per peer): the peer
+// would refuse the frame and close the stream at every retry.
+func (t *httpTransport) dropOversized(to replog.ID, batch []replog.Message) []replog.Message {
+	out := batch[:0]
+	for i := range batch {
+		if size := encodedSize(&batch[i]) + batchOverhead; size > maxFrameBytes {
+			t.warns.warn(t.log, fmt.Sprintf("oversized %d", to), "dropped a message larger than the frame limit",
+				"peer", to, "type", batch[i].Type, "entries", len(batch[i].Entries), "size", size, "limit", maxFrameBytes)
+			continue
+		}
+		out = append(out, batch[i])
+	}
+	return out
 }
 
 func (t *httpTransport) Close() {

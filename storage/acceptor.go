@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -18,6 +19,9 @@ var (
 // concurrent Saves share one transaction and one fsync.
 type Acceptor struct {
 	s *store[acceptorState]
+
+	mu         sync.Mutex
+	wantCommit uint64 // SetCommit's value, written by the next commit
 }
 
 // AcceptorStats describes an acceptor store for monitoring.
@@ -37,11 +41,14 @@ type acceptorState struct {
 	count     uint64
 	top       uint64 // highest slot accepted + 1; 0 when none
 	compacted uint64
+	commit    uint64 // the chosen watermark (replog.HardState.Commit)
+	rejoin    uint64 // replog.HardState.Rejoin
 	walLSN    uint64 // the last write-ahead record applied to the file (wal.go)
 	walSalt   uint64 // the CRC salt of the write-ahead records after walLSN
+	walMade   uint64 // 1 once the write-ahead file exists durably: its loss is then ErrMissingWAL
 }
 
-// save applies Save to st; put stores an entry and reports whether its slot
+// save applies Accept to st; put stores an entry and reports whether its slot
 // was empty.
 func (st *acceptorState) save(promised replog.Ballot, entries []replog.Entry, put func(replog.Entry) (bool, error)) error {
 	st.promised = max(st.promised, promised)
@@ -92,8 +99,11 @@ func (st acceptorState) put(tx *bolt.Tx, old acceptorState) error {
 		{keyAcceptedCount, old.count, st.count},
 		{keyAcceptedTop, old.top, st.top},
 		{keyCompacted, old.compacted, st.compacted},
+		{keyCommit, old.commit, st.commit},
+		{keyRejoin, old.rejoin, st.rejoin},
 		{keyWALApplied, old.walLSN, st.walLSN},
 		{keyWALSalt, old.walSalt, st.walSalt},
+		{keyWALMade, old.walMade, st.walMade},
 	} {
 		if f.old != f.new {
 			if err := putUint64(meta, f.key, f.new); err != nil {
@@ -116,8 +126,11 @@ func (st *acceptorState) load(tx *bolt.Tx) error {
 		{keyAcceptedCount, &st.count},
 		{keyAcceptedTop, &st.top},
 		{keyCompacted, &st.compacted},
+		{keyCommit, &st.commit},
+		{keyRejoin, &st.rejoin},
 		{keyWALApplied, &st.walLSN},
 		{keyWALSalt, &st.walSalt},
+		{keyWALMade, &st.walMade},
 	} {
 		if *f.v, err = getUint64(meta, f.key); err != nil {
 			return err
@@ -130,7 +143,12 @@ func (st *acceptorState) load(tx *bolt.Tx) error {
 // fails with ErrLocked when another process has it open and with ErrCorrupt
 // when it is not a valid store.
 func OpenAcceptor(path string, o *Options) (*Acceptor, error) {
-	s, err := open(path, o, [][]byte{bucketMeta, bucketAccepted}, (*acceptorState).load)
+	// A new acceptor file records that its owner must follow the rejoin
+	// rule (replog.RejoinPending), in the transaction that makes it: a
+	// new data dir and a lost disk look the same.
+	s, err := open(path, o, [][]byte{bucketMeta, bucketAccepted}, func(tx *bolt.Tx) error {
+		return putUint64(tx.Bucket(bucketMeta), keyRejoin, replog.RejoinPending)
+	}, (*acceptorState).load)
 	if err != nil {
 		return nil, err
 	}
@@ -168,11 +186,11 @@ func (a *Acceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
 	return out, nil
 }
 
-// Save persists promised, if it is above the stored promise (0 leaves it
+// Accept persists promised, if it is above the stored promise (0 leaves it
 // unchanged), and each entry at its slot, overwriting what the slot held;
 // entries below the compaction point are dropped. It returns once all of it
 // is durable, and blocks only on the disk and on a commit in progress.
-func (a *Acceptor) Save(promised replog.Ballot, entries []replog.Entry) error {
+func (a *Acceptor) Accept(promised replog.Ballot, entries []replog.Entry) error {
 	if st, err := a.s.cached(); err != nil || (len(entries) == 0 && promised <= st.promised) {
 		return err
 	}
@@ -183,13 +201,61 @@ func (a *Acceptor) Save(promised replog.Ballot, entries []replog.Entry) error {
 // the last write-ahead record it holds and the salt of the records after.
 type walMark struct{ lsn, salt uint64 }
 
-// save is Save; with mark it is a checkpoint and records mark too.
+// Commit returns the chosen watermark persisted (0 when none).
+func (a *Acceptor) Commit() (uint64, error) {
+	st, err := a.s.cached()
+	return st.commit, err
+}
+
+// Top returns one past the highest slot ever accepted (0 when none).
+func (a *Acceptor) Top() (uint64, error) {
+	st, err := a.s.cached()
+	return st.top, err
+}
+
+// Rejoin returns the slot SetRejoin recorded (0 when none).
+func (a *Acceptor) Rejoin() (uint64, error) {
+	st, err := a.s.cached()
+	return st.rejoin, err
+}
+
+// SetRejoin records replog's rejoin value (replog.HardState.Rejoin) and
+// returns once it is durable.
+func (a *Acceptor) SetRejoin(v uint64) error {
+	return a.s.commit(0, func(tx *bolt.Tx, st *acceptorState) error {
+		old := *st
+		st.rejoin = v
+		return st.put(tx, old)
+	})
+}
+
+// SetCommit records commit as the chosen watermark; it becomes durable with
+// the next Accept or Compact (a lower one after a crash is safe: see
+// replog.HardState.Commit). A lower commit than the recorded one does nothing.
+func (a *Acceptor) SetCommit(commit uint64) error {
+	if _, err := a.s.cached(); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.wantCommit = max(a.wantCommit, commit)
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *Acceptor) pendingCommit() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.wantCommit
+}
+
+// save is Accept; with mark it is a checkpoint and records mark too.
 func (a *Acceptor) save(promised replog.Ballot, entries []replog.Entry, mark *walMark) error {
 	return a.s.commit(len(entries), func(tx *bolt.Tx, st *acceptorState) error {
 		old := *st
 		if mark != nil {
 			st.walLSN, st.walSalt = max(st.walLSN, mark.lsn), mark.salt
 		}
+		st.commit = max(st.commit, a.pendingCommit())
 		acc := tx.Bucket(bucketAccepted)
 		err := st.save(promised, entries, func(e replog.Entry) (bool, error) {
 			k := slotKey(e.Slot)
@@ -212,6 +278,7 @@ func (a *Acceptor) Compact(below uint64) error {
 	}
 	return a.s.commit(0, func(tx *bolt.Tx, st *acceptorState) error {
 		old := *st
+		st.commit = max(st.commit, a.pendingCommit())
 		err := st.compact(below, func(below uint64) (uint64, error) {
 			acc := tx.Bucket(bucketAccepted)
 			end := slotKey(below)
@@ -246,3 +313,41 @@ func (a *Acceptor) Stats() AcceptorStats {
 // Close closes the file once in-flight commits are done. Later calls return
 // ErrClosed.
 func (a *Acceptor) Close() error { return a.s.close() }
+
+// Save writes what an acceptor's Ready asks to persist (saveAcceptorReady).
+func (a *Acceptor) Save(rd *replog.Ready) error { return saveAcceptorReady(a, rd) }
+
+// acceptorWriter is the write side of the acceptor stores (Acceptor,
+// LoggedAcceptor, MemAcceptor).
+type acceptorWriter interface {
+	SetCommit(commit uint64) error
+	SetRejoin(slot uint64) error
+	Accept(promised replog.Ballot, entries []replog.Entry) error
+	Compact(below uint64) error
+}
+
+// saveAcceptorReady writes what an acceptor's Ready asks to persist, in the
+// order replog needs: the commit point, the rejoin slot, the promise and the accepted
+// entries (durable on return), then the compaction. It is the Save of
+// every acceptor store.
+func saveAcceptorReady(w acceptorWriter, rd *replog.Ready) error {
+	if rd.HardState.Commit > 0 {
+		if err := w.SetCommit(rd.HardState.Commit); err != nil {
+			return err
+		}
+	}
+	if rd.HardState.Rejoin > 0 {
+		if err := w.SetRejoin(rd.HardState.Rejoin); err != nil {
+			return err
+		}
+	}
+	if rd.HardState.Promised != 0 || len(rd.Accepted) > 0 {
+		if err := w.Accept(rd.HardState.Promised, rd.Accepted); err != nil {
+			return err
+		}
+	}
+	if rd.Compact > 0 {
+		return w.Compact(rd.Compact)
+	}
+	return nil
+}

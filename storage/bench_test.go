@@ -46,7 +46,7 @@ func benchSave(b *testing.B, writers int) { benchSaveTo(b, writers, false) }
 func benchSaveTo(b *testing.B, writers int, logged bool) {
 	var cc commitCounter
 	var a interface {
-		Save(replog.Ballot, []replog.Entry) error
+		Accept(replog.Ballot, []replog.Entry) error
 	}
 	if logged {
 		defer func(v int64) { walPrealloc = v }(walPrealloc)
@@ -63,7 +63,7 @@ func benchSaveTo(b *testing.B, writers int, logged bool) {
 	for range writers {
 		wg.Go(func() {
 			for slot := next.Add(1) - 1; slot < uint64(b.N); slot = next.Add(1) - 1 {
-				if err := a.Save(0, []replog.Entry{benchEntry(slot)}); err != nil {
+				if err := a.Accept(0, []replog.Entry{benchEntry(slot)}); err != nil {
 					b.Error(err)
 					return
 				}

@@ -39,6 +39,9 @@ type BufferedLearner struct {
 	values  uint64               // entries of pending that count as client values
 	first   map[string]uint64    // request ID → slot of first copies in pending
 	gen     uint64               // bumped when Sync moves pending to the file
+	// forget is what the next Sync forgets (Forget); records is set for a
+	// proposer's applied index, which reads no records.
+	forget forget
 }
 
 // NewBufferedLearner buffers the Appends to l. l must not be used directly
@@ -79,9 +82,7 @@ func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
 			b.values++
 		}
 		if !e.Dup && e.Command.RequestID != "" {
-			if _, ok := b.first[e.Command.RequestID]; !ok {
-				b.first[e.Command.RequestID] = e.Slot
-			}
+			b.first[e.Command.RequestID] = e.Slot
 		}
 	}
 	b.pending = append(b.pending, entries...)
@@ -94,19 +95,36 @@ func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
 	return nil
 }
 
+// Forget lets the next Syncs delete the request IDs of first copies below
+// slot below from the file (replog.Ready.DedupFloor): a bounded number per
+// Sync, in the same commit as the buffered entries.
+func (b *BufferedLearner) Forget(below uint64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.forget.below = max(b.forget.below, below)
+	return nil
+}
+
+// Save buffers the chosen entries of a Ready (saveLearnerReady): durable
+// after the next Sync.
+func (b *BufferedLearner) Save(rd *replog.Ready) error { return saveLearnerReady(b, rd) }
+
 // Sync writes every buffered entry to the file in one commit and returns
 // once it is durable.
 func (b *BufferedLearner) Sync() error {
 	b.syncMu.Lock()
 	defer b.syncMu.Unlock()
 	b.mu.Lock()
-	batch := b.pending
+	batch, f := b.pending, b.forget
 	b.mu.Unlock()
+	if len(batch) == 0 && !b.l.forgets(f) {
+		return nil // nothing to write: not even a closed file is an error
+	}
+	if err := b.l.write(batch, f); err != nil {
+		return fmt.Errorf("%w (%d buffered entries not written)", err, len(batch))
+	}
 	if len(batch) == 0 {
 		return nil
-	}
-	if err := b.l.Append(batch); err != nil {
-		return fmt.Errorf("%w (%d buffered entries not written)", err, len(batch))
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -127,28 +145,41 @@ func (b *BufferedLearner) Sync() error {
 	return nil
 }
 
+// Synced returns the counters of the log as far as Sync has made it durable
+// (what a crash keeps): Commit is the first slot not yet durable, Values
+// counts the client values below it. It does not scan the file.
+func (b *BufferedLearner) Synced() LearnerStats { return b.l.Stats() }
+
 // Chosen returns at most limit (every one when limit <= 0) chosen entries
 // with Slot >= from, in slot order, stored or buffered.
 func (b *BufferedLearner) Chosen(from uint64, limit int) ([]replog.ChosenEntry, error) {
+	return b.ChosenBytes(from, limit, 0)
+}
+
+// ChosenBytes is Chosen bounded in bytes as Learner.ChosenBytes is.
+func (b *BufferedLearner) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.ChosenEntry, error) {
 	// Take the buffer first: what Sync removes from it afterwards is in the
 	// file by the time the file is read.
 	b.mu.Lock()
 	snap := b.pending
 	b.mu.Unlock()
-	out, err := b.l.Chosen(from, limit)
+	out, err := b.l.ChosenBytes(from, limit, maxBytes)
 	if err != nil {
 		return nil, err
 	}
 	next := from
-	if len(out) > 0 {
-		next = out[len(out)-1].Slot + 1
+	var budget byteBudget
+	for _, e := range out {
+		next = e.Slot + 1
+		budget.add(e)
 	}
 	for _, e := range snap {
-		if limit > 0 && len(out) >= limit {
+		if (limit > 0 && len(out) >= limit) || budget.spent(maxBytes) {
 			break
 		}
 		if e.Slot >= next {
 			out = append(out, e)
+			budget.add(e)
 		}
 	}
 	return out, nil

@@ -101,6 +101,7 @@ func (s *store[S]) run(batch []*request[S], state *S) (err error) {
 	case err != nil:
 		return commitError(s.path, err)
 	}
+	s.synced()
 	if s.onCommit != nil {
 		s.onCommit(time.Since(start), slots)
 	}

@@ -52,7 +52,7 @@ func TestGroupCommit(t *testing.T) {
 	a := mustOpen(t, OpenAcceptor, tempPath(t, "a.db"), &Options{OnCommit: g.onCommit})
 	g.queued = func() int { return queueLen(a.s) }
 
-	if err := a.Save(0, []replog.Entry{entry(1000, 1)}); err != nil { // a lone writer; it passes the gate
+	if err := a.Accept(0, []replog.Entry{entry(1000, 1)}); err != nil { // a lone writer; it passes the gate
 		t.Fatal(err)
 	}
 	if g.commits.Load() != 1 || g.slots.Load() != 1 {
@@ -63,7 +63,7 @@ func TestGroupCommit(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range uint64(writers) {
 		wg.Go(func() {
-			if err := a.Save(0, []replog.Entry{entry(w, 1)}); err != nil {
+			if err := a.Accept(0, []replog.Entry{entry(w, 1)}); err != nil {
 				t.Error(err)
 			}
 		})

@@ -69,9 +69,11 @@ func TestConformance(t *testing.T) {
 		{"AppendContiguity", testAppendContiguity},
 		{"FirstSlot", testFirstSlot},
 		{"Chosen", testChosen},
+		{"ChosenBytes", testChosenBytes},
 		{"ConcurrentSaves", testConcurrentSaves},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"Closed", testClosed},
+		{"SaveReady", testSaveReady},
 	}
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
@@ -79,6 +81,55 @@ func TestConformance(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) { tt.fn(t, im) })
 			}
 		})
+	}
+}
+
+// testSaveReady: each store's Save writes what a Ready asks to persist, all
+// of it: a proposer's round and applied entries; an acceptor's chosen
+// watermark, rejoin slot, promise, accepted entries and compaction; a
+// learner's chosen entries. An empty Ready writes nothing.
+func testSaveReady(t *testing.T, im impl) {
+	p, a, l := im.proposer(t), im.acceptor(t), im.learner(t)
+	log := []replog.ChosenEntry{chosen(0, "9-0", -1), chosen(1, "9-1", -1)}
+	for _, s := range []interface{ Save(*replog.Ready) error }{p, a, l} {
+		if err := s.Save(&replog.Ready{}); err != nil {
+			t.Fatalf("%T: empty Ready: %v", s, err)
+		}
+	}
+	if err := p.Save(&replog.Ready{HardState: replog.HardState{Round: 7}, Applied: log}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := p.Round(); err != nil || r != 7 {
+		t.Fatalf("proposer: Round() = %d, %v; want 7", r, err)
+	}
+	if n, err := p.Applied(); err != nil || n != 2 {
+		t.Fatalf("proposer: Applied() = %d, %v; want 2", n, err)
+	}
+	rd := replog.Ready{HardState: replog.HardState{Promised: 301, Commit: 2, Rejoin: 5},
+		Accepted: []replog.Entry{entry(0, 301), entry(1, 301), entry(2, 301)}, Compact: 1}
+	if err := a.Save(&rd); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := a.Promised(); err != nil || b != 301 {
+		t.Fatalf("acceptor: Promised() = %d, %v; want 301", b, err)
+	}
+	if c, err := a.Commit(); err != nil || c != 2 {
+		t.Fatalf("acceptor: Commit() = %d, %v; want 2", c, err)
+	}
+	if r, err := a.Rejoin(); err != nil || r != 5 {
+		t.Fatalf("acceptor: Rejoin() = %d, %v; want 5", r, err)
+	}
+	if c, err := a.Compacted(); err != nil || c != 1 {
+		t.Fatalf("acceptor: Compacted() = %d, %v; want 1", c, err)
+	}
+	if es, err := a.Accepted(0, 0); err != nil || !slices.Equal(acceptedSlots(es), []uint64{1, 2}) {
+		t.Fatalf("acceptor: Accepted(0, 0) = %v, %v; want slots 1 and 2", es, err)
+	}
+	if err := l.Save(&replog.Ready{Chosen: log}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := l.Commit(); err != nil || c != 2 {
+		t.Fatalf("learner: Commit() = %d, %v; want 2", c, err)
 	}
 }
 
@@ -97,7 +148,7 @@ func testRoundOnlyGoesUp(t *testing.T, im impl) {
 func testPromisedOnlyGoesUp(t *testing.T, im impl) {
 	a := im.acceptor(t)
 	for _, step := range []struct{ save, want replog.Ballot }{{0, 0}, {301, 301}, {201, 301}, {0, 301}, {401, 401}} {
-		if err := a.Save(step.save, nil); err != nil {
+		if err := a.Accept(step.save, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := a.Promised(); err != nil || got != step.want {
@@ -111,10 +162,10 @@ func testPromisedOnlyGoesUp(t *testing.T, im impl) {
 
 func testSaveOverwritesSlot(t *testing.T, im impl) {
 	a := im.acceptor(t)
-	if err := a.Save(201, []replog.Entry{entry(3, 201), entry(4, 201)}); err != nil {
+	if err := a.Accept(201, []replog.Entry{entry(3, 201), entry(4, 201)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Save(0, []replog.Entry{entry(3, 301)}); err != nil {
+	if err := a.Accept(0, []replog.Entry{entry(3, 301)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := a.Accepted(0, 0)
@@ -133,10 +184,10 @@ func testAccepted(t *testing.T, im impl) {
 		t.Errorf("empty store: Stats = %+v, want LastSlot -1", st)
 	}
 	// Two saves, out of slot order.
-	if err := a.Save(101, []replog.Entry{entry(8, 101), entry(2, 101), entry(6, 101)}); err != nil {
+	if err := a.Accept(101, []replog.Entry{entry(8, 101), entry(2, 101), entry(6, 101)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Save(101, []replog.Entry{entry(4, 101), entry(0, 101)}); err != nil {
+	if err := a.Accept(101, []replog.Entry{entry(4, 101), entry(0, 101)}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -175,7 +226,7 @@ func testCompact(t *testing.T, im impl) {
 	for s := range uint64(10) {
 		es = append(es, entry(s, 201))
 	}
-	if err := a.Save(201, es); err != nil {
+	if err := a.Accept(201, es); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -186,8 +237,8 @@ func testCompact(t *testing.T, im impl) {
 	}{
 		{func() error { return a.Compact(5) }, []uint64{5, 6, 7, 8, 9}, 5, 9},
 		{func() error { return a.Compact(3) }, []uint64{5, 6, 7, 8, 9}, 5, 9}, // no-op
-		{func() error { return a.Save(0, []replog.Entry{entry(2, 301)}) }, []uint64{5, 6, 7, 8, 9}, 5, 9},
-		{func() error { return a.Save(0, []replog.Entry{entry(12, 301)}) }, []uint64{5, 6, 7, 8, 9, 12}, 6, 12},
+		{func() error { return a.Accept(0, []replog.Entry{entry(2, 301)}) }, []uint64{5, 6, 7, 8, 9}, 5, 9},
+		{func() error { return a.Accept(0, []replog.Entry{entry(12, 301)}) }, []uint64{5, 6, 7, 8, 9, 12}, 6, 12},
 		{func() error { return a.Compact(7) }, []uint64{7, 8, 9, 12}, 4, 12},
 		{func() error { return a.Compact(20) }, nil, 0, 12},
 	}
@@ -296,6 +347,38 @@ func testChosen(t *testing.T, im impl) {
 	}
 }
 
+// testChosenBytes: a read bounded in bytes stops at the entry that reaches
+// the bound (so it holds less than the bound plus one entry, and never
+// nothing), and the count bound still holds.
+func testChosenBytes(t *testing.T, im impl) {
+	l := im.learner(t)
+	if err := l.Append(run(0, 6)); err != nil {
+		t.Fatal(err)
+	}
+	size := run(0, 1)[0].Command.Size() // every entry of run(0, 6) has this size
+	tests := []struct {
+		from            uint64
+		limit, maxBytes int
+		want            []uint64
+	}{
+		{0, 0, 0, []uint64{0, 1, 2, 3, 4, 5}},
+		{0, 0, 1, []uint64{0}},
+		{0, 0, size, []uint64{0}},
+		{0, 0, size + 1, []uint64{0, 1}},
+		{0, 0, 2 * size, []uint64{0, 1}},
+		{2, 0, 3*size + 1, []uint64{2, 3, 4, 5}},
+		{2, 2, 3*size + 1, []uint64{2, 3}},
+		{5, 0, 1, []uint64{5}},
+		{6, 0, 1, nil},
+	}
+	for _, tt := range tests {
+		got, err := l.ChosenBytes(tt.from, tt.limit, tt.maxBytes)
+		if err != nil || !slices.Equal(chosenSlots(got), tt.want) {
+			t.Errorf("ChosenBytes(%d, %d, %d) = %v, %v; want %v", tt.from, tt.limit, tt.maxBytes, chosenSlots(got), err, tt.want)
+		}
+	}
+}
+
 func testConcurrentSaves(t *testing.T, im impl) {
 	a := im.acceptor(t)
 	const writers, each = 16, 20
@@ -304,7 +387,7 @@ func testConcurrentSaves(t *testing.T, im impl) {
 		wg.Go(func() {
 			for i := range uint64(each) {
 				slot := w*each + i
-				if err := a.Save(replog.Ballot(slot+1), []replog.Entry{entry(slot, 7)}); err != nil {
+				if err := a.Accept(replog.Ballot(slot+1), []replog.Entry{entry(slot, 7)}); err != nil {
 					t.Error(err)
 				}
 			}
@@ -366,7 +449,7 @@ func testClosed(t *testing.T, im impl) {
 		"SetRound":    func() error { return p.SetRound(1) },
 		"Promised":    func() error { _, err := a.Promised(); return err },
 		"Accepted":    func() error { _, err := a.Accepted(0, 0); return err },
-		"Save":        func() error { return a.Save(1, []replog.Entry{entry(0, 1)}) },
+		"Accept":      func() error { return a.Accept(1, []replog.Entry{entry(0, 1)}) },
 		"Compact":     func() error { return a.Compact(1) },
 		"Commit":      func() error { _, err := l.Commit(); return err },
 		"Chosen":      func() error { _, err := l.Chosen(0, 0); return err },
@@ -395,7 +478,7 @@ func TestReopen(t *testing.T) {
 	}
 	log := append(run(0, 3), chosen(3, "r1", 1), chosen(4, "", -1))
 	for _, err := range []error{
-		p.SetRound(42), a.Save(501, es), a.Compact(2), l.Append(log),
+		p.SetRound(42), a.Accept(501, es), a.Compact(2), l.Append(log),
 		p.Close(), a.Close(), l.Close(),
 	} {
 		if err != nil {
@@ -416,7 +499,7 @@ func TestReopen(t *testing.T) {
 	if st := a.Stats(); st.AcceptedCount != 6 || st.LastSlot != 7 || st.Compacted != 2 || st.Path != ap || st.SizeBytes <= 0 {
 		t.Errorf("acceptor Stats = %+v", st)
 	}
-	if err := a.Save(0, []replog.Entry{entry(1, 601)}); err != nil { // below the compaction point
+	if err := a.Accept(0, []replog.Entry{entry(1, 601)}); err != nil { // below the compaction point
 		t.Fatal(err)
 	}
 	if got, _ := a.Accepted(0, 1); len(got) != 1 || got[0].Slot != 2 {
@@ -478,6 +561,9 @@ func TestBufferedLearnerReopen(t *testing.T) {
 	}
 	if c, _ := b.Commit(); c != 5 {
 		t.Fatalf("Commit = %d, want 5 (buffered entries count)", c)
+	}
+	if st := b.Synced(); st.Commit != 4 || st.Values != 3 {
+		t.Fatalf("Synced = commit %d, values %d; want 4 and 3 (what the Sync wrote)", st.Commit, st.Values)
 	}
 	// A crash: the file is closed without the buffer being written.
 	if err := b.l.Close(); err != nil {

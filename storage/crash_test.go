@@ -138,14 +138,14 @@ func crashChild(dir string) {
 	// writers saves slots 0, 1, ... from n goroutines into store, acking
 	// each as kind.
 	writers := func(n int, kind string, store interface {
-		Save(replog.Ballot, []replog.Entry) error
+		Accept(replog.Ballot, []replog.Entry) error
 	}) {
 		var next atomic.Uint64
 		for range n {
 			wg.Go(func() {
 				for time.Now().Before(deadline) {
 					slot := next.Add(1) - 1
-					must(store.Save(replog.Ballot(slot+1), []replog.Entry{entry(slot, 3)}))
+					must(store.Accept(replog.Ballot(slot+1), []replog.Entry{entry(slot, 3)}))
 					ack(kind, slot)
 				}
 			})

@@ -11,9 +11,13 @@
 // fsync (group commit).
 //
 // The node runs two of them through a faster front: OpenLoggedAcceptor makes
-// each Save durable with one append and one fdatasync to a write-ahead file
+// each Accept durable with one append and one fdatasync to a write-ahead file
 // and checkpoints into the bbolt file (wal.go, logged.go); NewBufferedLearner
 // keeps appends in memory until Sync writes them in one commit (buffered.go).
+//
+// A power loss must not drop a store's files from their directory: every
+// open syncs the directory of the file (SyncDir), and the node makes its data
+// directory with MkdirAll, which syncs the parent of what it creates (dir.go).
 //
 // Errors are the sentinels of errors.go, wrapped with the file they concern;
 // compare them with errors.Is.

@@ -22,6 +22,10 @@ var (
 	// ErrNotContiguous: a learner append does not start at Commit or has a gap;
 	// nothing was written.
 	ErrNotContiguous = errors.New("entries are not contiguous with the log")
+	// ErrMissingWAL: an acceptor's write-ahead file is gone although its
+	// bbolt file records that it existed; opening without it would forget
+	// promises and accepted values.
+	ErrMissingWAL = errors.New("write-ahead file is missing")
 )
 
 // closedError is ErrClosed for the store named name.

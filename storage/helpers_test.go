@@ -13,22 +13,26 @@ import (
 )
 
 // The write side of each role, as a caller (the server) sees it; both the
-// bbolt and the memory stores implement them.
+// bbolt and the memory stores implement them. Save writes a whole Ready.
 type (
 	proposerStore interface {
 		replog.ProposerStorage
+		Save(rd *replog.Ready) error
 		SetRound(r uint64) error
 		Close() error
 	}
 	acceptorStore interface {
 		replog.AcceptorStorage
-		Save(promised replog.Ballot, entries []replog.Entry) error
+		Save(rd *replog.Ready) error
+		Accept(promised replog.Ballot, entries []replog.Entry) error
 		Compact(below uint64) error
 		Stats() AcceptorStats
 		Close() error
 	}
 	learnerStore interface {
 		replog.LearnerStorage
+		Save(rd *replog.Ready) error
+		ChosenBytes(from uint64, limit, maxBytes int) ([]replog.ChosenEntry, error)
 		Append(entries []replog.ChosenEntry) error
 		Stats() LearnerStats
 		Close() error

@@ -33,6 +33,8 @@ type LearnerStats struct {
 type learnerState struct {
 	commit uint64
 	values uint64 // entries that are neither no-ops nor duplicates
+	// forgotten: the request index holds no first copy below it (forget).
+	forgotten uint64
 }
 
 // maxRequestID is the longest request ID a learner can index.
@@ -80,9 +82,12 @@ func (st *learnerState) append(entries []replog.ChosenEntry, put func(replog.Cho
 // is not a valid store.
 func OpenLearner(path string, o *Options) (*Learner, error) {
 	buckets := [][]byte{bucketMeta, bucketChosen, bucketRequests}
-	s, err := open(path, o, buckets, func(st *learnerState, tx *bolt.Tx) (err error) {
+	s, err := open(path, o, buckets, nil, func(st *learnerState, tx *bolt.Tx) (err error) {
 		meta := tx.Bucket(bucketMeta)
 		if st.commit, err = getUint64(meta, keyCommit); err != nil {
+			return err
+		}
+		if st.forgotten, err = getUint64(meta, keyForgotten); err != nil {
 			return err
 		}
 		if meta.Get(keyValues) != nil || st.commit == 0 {
@@ -119,11 +124,24 @@ func (l *Learner) Commit() (uint64, error) {
 // with Slot >= from, in slot order. The slice is the caller's. A malformed
 // record is ErrCorrupt.
 func (l *Learner) Chosen(from uint64, limit int) ([]replog.ChosenEntry, error) {
+	return l.ChosenBytes(from, limit, 0)
+}
+
+// ChosenBytes is Chosen that also stops once the entries read hold
+// maxBytes (by Command.Size; no byte bound when maxBytes <= 0). The entry
+// that reaches maxBytes is returned, so a page always makes progress: the
+// entries hold less than maxBytes plus one entry.
+func (l *Learner) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.ChosenEntry, error) {
 	var out []replog.ChosenEntry
+	var budget byteBudget
 	err := l.s.view(func(tx *bolt.Tx) error {
 		return scan(tx.Bucket(bucketChosen), from, limit, func(slot uint64, v []byte) error {
+			if budget.spent(maxBytes) {
+				return errScanDone
+			}
 			c, err := decodeChosen(slot, v)
 			out = append(out, c)
+			budget.add(c)
 			return err
 		})
 	})
@@ -132,6 +150,14 @@ func (l *Learner) Chosen(from uint64, limit int) ([]replog.ChosenEntry, error) {
 	}
 	return out, nil
 }
+
+// byteBudget counts the bytes of the entries a read returned (ChosenBytes).
+type byteBudget int
+
+func (b *byteBudget) add(c replog.ChosenEntry) { *b += byteBudget(c.Command.Size()) }
+
+// spent reports whether the entries counted so far reached maxBytes.
+func (b byteBudget) spent(maxBytes int) bool { return maxBytes > 0 && int(b) >= maxBytes }
 
 // FirstSlot returns the slot of the first copy of requestID in the log.
 func (l *Learner) FirstSlot(requestID string) (slot uint64, ok bool, err error) {
@@ -153,9 +179,33 @@ func (l *Learner) FirstSlot(requestID string) (slot uint64, ok bool, err error) 
 // Append adds entries to the log and returns once they are durable. They must
 // start at Commit and be contiguous, else Append returns ErrNotContiguous and
 // writes nothing. An entry with Dup false and a request ID records its slot as
-// the request's first copy (unless the request already has one).
+// the request's first copy (replacing one outside the dedup window).
 func (l *Learner) Append(entries []replog.ChosenEntry) error {
-	if len(entries) == 0 {
+	return l.write(entries, forget{})
+}
+
+// forget asks a write to delete the request index's first copies below
+// slot below (replog.Ready.DedupFloor), and with records the chosen
+// records below it too.
+type forget struct {
+	below   uint64
+	records bool
+}
+
+// maxForget bounds the slots one write forgets, so the commit stays small;
+// the next write goes on from there.
+const maxForget = 65536
+
+// forgets reports whether a write would forget anything of what f asks.
+func (l *Learner) forgets(f forget) bool {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	return min(f.below, l.s.state.commit) > l.s.state.forgotten
+}
+
+// write appends entries (as Append) and forgets as f asks, in one commit.
+func (l *Learner) write(entries []replog.ChosenEntry, f forget) error {
+	if len(entries) == 0 && !l.forgets(f) {
 		_, err := l.s.cached()
 		return err
 	}
@@ -167,20 +217,86 @@ func (l *Learner) Append(entries []replog.ChosenEntry) error {
 		err := st.append(entries, func(e replog.ChosenEntry) error {
 			return chosen.Put(slotKey(e.Slot), encodeChosen(e))
 		}, func(requestID string, slot uint64) error {
-			if requests.Get([]byte(requestID)) != nil {
-				return nil
-			}
 			return requests.Put([]byte(requestID), slotKey(slot))
 		})
 		if err != nil {
 			return err
 		}
 		meta := tx.Bucket(bucketMeta)
+		if err := st.forget(tx, f); err != nil {
+			return err
+		}
 		if err := putUint64(meta, keyCommit, st.commit); err != nil {
 			return err
 		}
 		return putUint64(meta, keyValues, st.values)
 	})
+}
+
+// forget deletes from the request index the first copies of the slots from
+// st.forgotten up to f.below (at most maxForget slots, and none the log
+// does not hold yet), and their chosen records when f.records.
+func (st *learnerState) forget(tx *bolt.Tx, f forget) error {
+	end := min(f.below, st.commit, st.forgotten+maxForget)
+	if end <= st.forgotten {
+		return nil
+	}
+	chosen, requests := tx.Bucket(bucketChosen), tx.Bucket(bucketRequests)
+	var drop [][]byte
+	err := scan(chosen, st.forgotten, 0, func(slot uint64, v []byte) error {
+		if slot >= end {
+			return errScanDone
+		}
+		c, err := decodeChosen(slot, v)
+		if err != nil {
+			return err
+		}
+		if f.records {
+			drop = append(drop, slotKey(slot))
+		}
+		if r := []byte(c.Command.RequestID); !c.Dup && len(r) > 0 {
+			if k := requests.Get(r); k != nil && string(k) == string(slotKey(slot)) {
+				return requests.Delete(r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range drop {
+		if err := chosen.Delete(k); err != nil {
+			return err
+		}
+	}
+	st.forgotten = end
+	return putUint64(tx.Bucket(bucketMeta), keyForgotten, end)
+}
+
+// Save appends the chosen entries of a Ready (saveLearnerReady).
+func (l *Learner) Save(rd *replog.Ready) error { return saveLearnerReady(l, rd) }
+
+// Forget deletes the request IDs of first copies below slot below
+// (replog.Ready.DedupFloor), at most maxForget slots of them, in a commit
+// of its own (a BufferedLearner does it in the commit of its next Sync).
+func (l *Learner) Forget(below uint64) error { return l.write(nil, forget{below: below}) }
+
+// saveLearnerReady lets a learner store w forget the request IDs below
+// rd.DedupFloor and appends rd.Chosen: what a learner's Ready asks to
+// persist. It is the Save of every learner store.
+func saveLearnerReady(w interface {
+	Append([]replog.ChosenEntry) error
+	Forget(below uint64) error
+}, rd *replog.Ready) error {
+	if rd.DedupFloor > 0 {
+		if err := w.Forget(rd.DedupFloor); err != nil {
+			return err
+		}
+	}
+	if len(rd.Chosen) == 0 {
+		return nil
+	}
+	return w.Append(rd.Chosen)
 }
 
 // Stats returns the store's counters; it does not scan the file.
@@ -202,5 +318,6 @@ func (l *Learner) Sync() error {
 	if err := l.s.db.Sync(); err != nil {
 		return commitError(l.s.path, err)
 	}
+	fileSynced(l.s.path)
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/paxos-go/paxos/replog"
 )
 
@@ -20,18 +22,19 @@ var (
 	checkpointBytes   int64 = 16 << 20
 )
 
-// LoggedAcceptor is an acceptor store that makes each Save durable with one
+// LoggedAcceptor is an acceptor store that makes each Accept durable with one
 // append and one fdatasync to a write-ahead file (wal.go) instead of a bbolt
 // commit (two fsyncs and several page writes), and moves the saved state to
 // the bbolt file at checkpoints. Reads see the file and what waits in memory.
 // It is safe for concurrent use; Saves are serialized (the node batches its
-// own writes into one Save).
+// own writes into one Accept).
 type LoggedAcceptor struct {
 	a        *Acceptor
 	onCommit func(time.Duration, int)
 
-	wmu sync.Mutex // Save, Compact, checkpoints, Close
-	w   *wal
+	wmu        sync.Mutex // Accept, SetCommit, Compact, checkpoints, Close
+	w          *wal
+	wantCommit uint64 // SetCommit's value, written with the next Accept
 
 	mu      sync.Mutex
 	st      acceptorState           // the file and the overlay together
@@ -40,22 +43,41 @@ type LoggedAcceptor struct {
 
 // OpenLoggedAcceptor opens (creating if needed) the acceptor file at path and
 // its write-ahead file path+".wal", replays the records the file does not
-// hold yet, and checkpoints them. Errors are those of OpenAcceptor, and
-// ErrCorrupt for a damaged write-ahead file.
+// hold yet, and checkpoints them. Errors are those of OpenAcceptor,
+// ErrCorrupt for a damaged write-ahead file, and ErrMissingWAL when the
+// acceptor file records a write-ahead file that is gone (it is not created
+// again: its records would be forgotten).
 func OpenLoggedAcceptor(path string, o *Options) (*LoggedAcceptor, error) {
 	a, err := OpenAcceptor(path, o)
 	if err != nil {
 		return nil, err
 	}
 	st, _ := a.s.cached()
-	w, recs, err := openWAL(path+".wal", st.walLSN, uint32(st.walSalt), o.withDefaults().NoSync)
+	w, recs, err := openWAL(path+".wal", st, o.withDefaults().NoSync)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
+	if st.walMade == 0 {
+		// The write-ahead file exists durably now: record it, so that
+		// losing it is an error, not an empty acceptor.
+		err = a.s.commit(0, func(tx *bolt.Tx, st *acceptorState) error {
+			old := *st
+			st.walMade = 1
+			return st.put(tx, old)
+		})
+		if err == nil {
+			st, err = a.s.cached()
+		}
+		if err != nil {
+			w.close()
+			a.Close()
+			return nil, err
+		}
+	}
 	l := &LoggedAcceptor{a: a, onCommit: o.withDefaults().OnCommit, w: w, st: st, overlay: map[uint64]replog.Entry{}}
 	for _, r := range recs {
-		if err := l.apply(r.promised, r.entries); err != nil {
+		if err := l.apply(r.promised, r.commit, r.entries); err != nil {
 			l.closeFiles()
 			return nil, err
 		}
@@ -69,14 +91,18 @@ func OpenLoggedAcceptor(path string, o *Options) (*LoggedAcceptor, error) {
 	return l, nil
 }
 
-// apply adds a durable Save to the overlay and the merged state.
-func (l *LoggedAcceptor) apply(promised replog.Ballot, entries []replog.Entry) error {
+// apply adds a durable Accept to the overlay and the merged state.
+func (l *LoggedAcceptor) apply(promised replog.Ballot, commit uint64, entries []replog.Entry) error {
+	if err := l.a.SetCommit(commit); err != nil { // the next checkpoint writes it to the file
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	file, err := l.a.s.cached()
 	if err != nil {
 		return err
 	}
+	l.st.commit = max(l.st.commit, commit)
 	return l.st.save(promised, entries, func(e replog.Entry) (bool, error) {
 		_, again := l.overlay[e.Slot]
 		l.overlay[e.Slot] = e
@@ -88,10 +114,13 @@ func (l *LoggedAcceptor) apply(promised replog.Ballot, entries []replog.Entry) e
 	})
 }
 
-// Save makes promised (if above the stored promise; 0 leaves it) and each
+// Save writes what an acceptor's Ready asks to persist (saveAcceptorReady).
+func (l *LoggedAcceptor) Save(rd *replog.Ready) error { return saveAcceptorReady(l, rd) }
+
+// Accept makes promised (if above the stored promise; 0 leaves it) and each
 // entry durable, overwriting what each slot held; entries below the
 // compaction point are dropped.
-func (l *LoggedAcceptor) Save(promised replog.Ballot, entries []replog.Entry) error {
+func (l *LoggedAcceptor) Accept(promised replog.Ballot, entries []replog.Entry) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if _, err := l.a.s.cached(); err != nil {
@@ -104,19 +133,19 @@ func (l *LoggedAcceptor) Save(promised replog.Ballot, entries []replog.Entry) er
 		return nil
 	}
 	start, total := time.Now(), len(entries)
-	// One record, or several when the Save is bigger than a record may be:
+	// One record, or several when the Accept is bigger than a record may be:
 	// the promise goes in the first, so a crash between them leaves the
 	// promise and some of the accepts, as if the rest never arrived.
 	for first := true; first || len(entries) > 0; first = false {
 		n := replog.Fit(len(entries), 0, walMaxRecord/2, func(i int) int { return entries[i].Command.Size() })
-		p := promised
+		p, c := promised, l.wantCommit
 		if !first {
-			p = 0
+			p, c = 0, 0
 		}
-		if _, err := l.w.append(p, entries[:n]); err != nil {
+		if _, err := l.w.append(p, c, entries[:n]); err != nil {
 			return err
 		}
-		if err := l.apply(p, entries[:n]); err != nil {
+		if err := l.apply(p, c, entries[:n]); err != nil {
 			return err
 		}
 		entries = entries[n:]
@@ -195,12 +224,63 @@ func (l *LoggedAcceptor) Promised() (replog.Ballot, error) {
 	return l.st.promised, nil
 }
 
+// Commit returns the chosen watermark recorded (see Acceptor.Commit).
+func (l *LoggedAcceptor) Commit() (uint64, error) {
+	if _, err := l.a.s.cached(); err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st.commit, nil
+}
+
+// SetCommit records commit as the chosen watermark; the next Accept writes it
+// in its first write-ahead record, and the next Compact or checkpoint in the
+// file (see Acceptor.SetCommit).
+func (l *LoggedAcceptor) SetCommit(commit uint64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.wantCommit = max(l.wantCommit, commit)
+	return l.a.SetCommit(commit)
+}
+
+// Top returns one past the highest slot ever accepted.
+func (l *LoggedAcceptor) Top() (uint64, error) {
+	if _, err := l.a.s.cached(); err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st.top, nil
+}
+
+// Rejoin returns the rejoin slot recorded (see Acceptor.Rejoin).
+func (l *LoggedAcceptor) Rejoin() (uint64, error) { return l.a.Rejoin() }
+
+// SetRejoin records the rejoin slot durably in the bbolt file (a rare
+// write: once per lost disk).
+func (l *LoggedAcceptor) SetRejoin(slot uint64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.a.SetRejoin(slot); err != nil {
+		return err
+	}
+	st, err := l.a.s.cached()
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.st.rejoin = st.rejoin
+	l.mu.Unlock()
+	return nil
+}
+
 // Compacted returns the compaction point.
 func (l *LoggedAcceptor) Compacted() (uint64, error) { return l.a.Compacted() }
 
 // Accepted returns at most limit (every one when limit <= 0) accepted entries
-// with Slot >= from, in slot order. Under a concurrent Save each slot shows
-// its entry from before or after that Save.
+// with Slot >= from, in slot order. Under a concurrent Accept each slot shows
+// its entry from before or after that Accept.
 func (l *LoggedAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
 	l.mu.Lock()
 	var mem []replog.Entry
@@ -255,7 +335,7 @@ func (l *LoggedAcceptor) Close() error {
 	}
 	file, _ := l.a.s.cached()
 	l.mu.Lock()
-	dirty := len(l.overlay) > 0 || l.st.promised != file.promised
+	dirty := len(l.overlay) > 0 || l.st.promised != file.promised || l.a.pendingCommit() > file.commit
 	l.mu.Unlock()
 	var err error
 	if dirty {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/paxos-go/paxos/replog"
@@ -77,7 +78,7 @@ func TestLoggedAcceptorModel(t *testing.T) {
 					p = replog.Ballot(rng.IntN(20) * 100)
 				}
 				step = "save"
-				for _, err := range []error{l.Save(p, es), m.Save(p, es)} {
+				for _, err := range []error{l.Accept(p, es), m.Accept(p, es)} {
 					if err != nil {
 						t.Fatalf("seed %d step %d: save: %v", seed, i, err)
 					}
@@ -122,7 +123,7 @@ func TestLoggedAcceptorTornTail(t *testing.T) {
 	path := tempPath(t, "a.db")
 	l := openLogged(t, path)
 	for s := range uint64(3) {
-		if err := l.Save(0, []replog.Entry{entry(s, 101)}); err != nil {
+		if err := l.Accept(0, []replog.Entry{entry(s, 101)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -146,7 +147,7 @@ func TestLoggedAcceptorTornTail(t *testing.T) {
 	// Two more records after the checkpoint of the open, then a damaged
 	// first one.
 	for s := uint64(5); s < 7; s++ {
-		if err := l.Save(0, []replog.Entry{entry(s, 101)}); err != nil {
+		if err := l.Accept(0, []replog.Entry{entry(s, 101)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,7 +171,7 @@ func TestLoggedAcceptorRewind(t *testing.T) {
 	big := entry(1, 101)
 	big.Command.Value = string(make([]byte, 4096))
 	for range 5 {
-		if err := l.Save(0, []replog.Entry{big}); err != nil {
+		if err := l.Accept(0, []replog.Entry{big}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -179,7 +180,7 @@ func TestLoggedAcceptorRewind(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.wmu.Unlock()
-	if err := l.Save(0, []replog.Entry{entry(1, 201)}); err != nil {
+	if err := l.Accept(0, []replog.Entry{entry(1, 201)}); err != nil {
 		t.Fatal(err)
 	}
 	crash(t, l)
@@ -201,7 +202,7 @@ func TestLoggedAcceptorBigSave(t *testing.T) {
 		e.Command.Value = string(make([]byte, walMaxRecord/4)) // 5 x a quarter record: more than one
 		es = append(es, e)
 	}
-	if err := l.Save(301, es); err != nil {
+	if err := l.Accept(301, es); err != nil {
 		t.Fatal(err)
 	}
 	crash(t, l)
@@ -223,7 +224,7 @@ func TestLoggedAcceptorDamagedLength(t *testing.T) {
 	path := tempPath(t, "a.db")
 	l := openLogged(t, path)
 	for s := range uint64(3) {
-		if err := l.Save(0, []replog.Entry{entry(s, 101)}); err != nil {
+		if err := l.Accept(0, []replog.Entry{entry(s, 101)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -247,7 +248,7 @@ func TestLoggedAcceptorCompactFirst(t *testing.T) {
 	if err := l.Compact(5); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Save(201, []replog.Entry{entry(6, 201), entry(7, 201)}); err != nil {
+	if err := l.Accept(201, []replog.Entry{entry(6, 201), entry(7, 201)}); err != nil {
 		t.Fatal(err)
 	}
 	crash(t, l)
@@ -258,5 +259,60 @@ func TestLoggedAcceptorCompactFirst(t *testing.T) {
 	}
 	if p, _ := l.Promised(); p != 201 {
 		t.Errorf("Promised = %d, want 201", p)
+	}
+}
+
+// TestLoggedAcceptorMissingWAL: once the write-ahead file exists, its loss
+// is ErrMissingWAL, naming the file, and not an acceptor that opens empty
+// (it was created again, silently, and the promises in it were forgotten).
+func TestLoggedAcceptorMissingWAL(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		use  func(t *testing.T, l *LoggedAcceptor)
+	}{
+		{"saved, crashed before a checkpoint", func(t *testing.T, l *LoggedAcceptor) {
+			if err := l.Accept(301, []replog.Entry{entry(0, 301)}); err != nil {
+				t.Fatal(err)
+			}
+			crash(t, l)
+		}},
+		{"saved, closed (checkpointed)", func(t *testing.T, l *LoggedAcceptor) {
+			if err := l.Accept(301, []replog.Entry{entry(0, 301)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"opened, closed", func(t *testing.T, l *LoggedAcceptor) {
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tempPath(t, "a.db")
+			tc.use(t, openLogged(t, path))
+			if err := os.Remove(path + ".wal"); err != nil {
+				t.Fatal(err)
+			}
+			l, err := OpenLoggedAcceptor(path, nil)
+			if err == nil {
+				p, _ := l.Promised()
+				l.Close()
+				t.Fatalf("open without the write-ahead file: no error (promised %d)", p)
+			}
+			if !errors.Is(err, ErrMissingWAL) || !strings.Contains(err.Error(), path+".wal") ||
+				!strings.Contains(err.Error(), path+" records") {
+				t.Errorf("open without the write-ahead file: %v; want ErrMissingWAL naming %s and what %s records",
+					err, path+".wal", path)
+			}
+			if _, serr := os.Stat(path + ".wal"); serr == nil {
+				t.Errorf("the failed open created %s again", path+".wal")
+			}
+			// The acceptor file is not left locked.
+			a := mustOpen(t, OpenAcceptor, path, nil)
+			a.Close()
+		})
 	}
 }

@@ -45,11 +45,36 @@ func (m *memStore) Close() error {
 // MemProposer is a Proposer in memory.
 type MemProposer struct {
 	memStore
-	st proposerState
+	st      proposerState
+	applied *MemLearner
 }
 
 // NewMemProposer returns an empty MemProposer.
-func NewMemProposer() *MemProposer { return &MemProposer{} }
+func NewMemProposer() *MemProposer { return &MemProposer{applied: NewMemLearner()} }
+
+// Applied returns the first slot not in the applied index.
+func (p *MemProposer) Applied() (uint64, error) { return p.applied.Commit() }
+
+// FirstSlot returns the slot of the first copy of requestID in the applied
+// index.
+func (p *MemProposer) FirstSlot(requestID string) (uint64, bool, error) {
+	return p.applied.FirstSlot(requestID)
+}
+
+// Apply adds entries to the applied index, as Proposer.Apply does.
+func (p *MemProposer) Apply(entries []replog.ChosenEntry) error {
+	return p.applied.Append(stripValues(entries))
+}
+
+// Forget deletes the applied index's request IDs below slot below, as
+// Proposer.Forget lets Sync do (the records stay).
+func (p *MemProposer) Forget(below uint64) error { return p.applied.Forget(below) }
+
+// Save writes what a proposer's Ready asks to persist (saveProposerReady).
+func (p *MemProposer) Save(rd *replog.Ready) error { return saveProposerReady(p, rd) }
+
+// Sync does nothing: the applied index in memory is as durable as it gets.
+func (p *MemProposer) Sync() error { return nil }
 
 // Round returns the highest round set (0 when none).
 func (p *MemProposer) Round() (uint64, error) {
@@ -77,9 +102,10 @@ type MemAcceptor struct {
 	accepted map[uint64]replog.Entry
 }
 
-// NewMemAcceptor returns an empty MemAcceptor.
+// NewMemAcceptor returns an empty MemAcceptor: new storage, whose owner
+// follows the rejoin rule (replog.RejoinPending), as a new bbolt file's does.
 func NewMemAcceptor() *MemAcceptor {
-	return &MemAcceptor{accepted: make(map[uint64]replog.Entry)}
+	return &MemAcceptor{accepted: make(map[uint64]replog.Entry), st: acceptorState{rejoin: replog.RejoinPending}}
 }
 
 // Promised returns the highest ballot promised (0 when none).
@@ -100,6 +126,53 @@ func (a *MemAcceptor) Compacted() (uint64, error) {
 	return a.st.compacted, nil
 }
 
+// Commit returns the chosen watermark recorded, as Acceptor.Commit.
+func (a *MemAcceptor) Commit() (uint64, error) {
+	if err := a.lock(); err != nil {
+		return 0, err
+	}
+	defer a.mu.Unlock()
+	return a.st.commit, nil
+}
+
+// Top returns one past the highest slot ever accepted.
+func (a *MemAcceptor) Top() (uint64, error) {
+	if err := a.lock(); err != nil {
+		return 0, err
+	}
+	defer a.mu.Unlock()
+	return a.st.top, nil
+}
+
+// Rejoin returns the rejoin slot recorded.
+func (a *MemAcceptor) Rejoin() (uint64, error) {
+	if err := a.lock(); err != nil {
+		return 0, err
+	}
+	defer a.mu.Unlock()
+	return a.st.rejoin, nil
+}
+
+// SetRejoin records the rejoin slot.
+func (a *MemAcceptor) SetRejoin(slot uint64) error {
+	if err := a.lock(); err != nil {
+		return err
+	}
+	defer a.mu.Unlock()
+	a.st.rejoin = slot
+	return nil
+}
+
+// SetCommit records the chosen watermark (at once: memory has no later).
+func (a *MemAcceptor) SetCommit(commit uint64) error {
+	if err := a.lock(); err != nil {
+		return err
+	}
+	defer a.mu.Unlock()
+	a.st.commit = max(a.st.commit, commit)
+	return nil
+}
+
 // Accepted returns at most limit (every one when limit <= 0) accepted entries
 // with Slot >= from, in slot order. The slice is the caller's.
 func (a *MemAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
@@ -116,9 +189,12 @@ func (a *MemAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
 	return out, nil
 }
 
-// Save records promised, if it is above the current promise, and each entry
-// at its slot, as Acceptor.Save does.
-func (a *MemAcceptor) Save(promised replog.Ballot, entries []replog.Entry) error {
+// Save writes what an acceptor's Ready asks to persist (saveAcceptorReady).
+func (a *MemAcceptor) Save(rd *replog.Ready) error { return saveAcceptorReady(a, rd) }
+
+// Accept records promised, if it is above the current promise, and each entry
+// at its slot, as Acceptor.Accept does.
+func (a *MemAcceptor) Accept(promised replog.Ballot, entries []replog.Entry) error {
 	if err := a.lock(); err != nil {
 		return err
 	}
@@ -178,6 +254,11 @@ func (l *MemLearner) Commit() (uint64, error) {
 // Chosen returns at most limit (every one when limit <= 0) chosen entries
 // with Slot >= from, in slot order. The slice is the caller's.
 func (l *MemLearner) Chosen(from uint64, limit int) ([]replog.ChosenEntry, error) {
+	return l.ChosenBytes(from, limit, 0)
+}
+
+// ChosenBytes is Chosen bounded in bytes as Learner.ChosenBytes is.
+func (l *MemLearner) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.ChosenEntry, error) {
 	if err := l.lock(); err != nil {
 		return nil, err
 	}
@@ -188,6 +269,14 @@ func (l *MemLearner) Chosen(from uint64, limit int) ([]replog.ChosenEntry, error
 	end := len(l.log)
 	if limit > 0 && uint64(limit) < uint64(end)-from {
 		end = int(from) + limit
+	}
+	var budget byteBudget
+	for i := int(from); i < end; i++ {
+		if budget.spent(maxBytes) {
+			end = i
+			break
+		}
+		budget.add(l.log[i])
 	}
 	return slices.Clone(l.log[from:end]), nil
 }
@@ -215,12 +304,36 @@ func (l *MemLearner) Append(entries []replog.ChosenEntry) error {
 		l.log = append(l.log, e)
 		return nil
 	}, func(requestID string, slot uint64) error {
-		if _, ok := l.requests[requestID]; !ok {
-			l.requests[requestID] = slot
-		}
+		l.requests[requestID] = slot
 		return nil
 	})
 }
+
+// Forget deletes the request IDs of first copies below slot below
+// (replog.Ready.DedupFloor), as BufferedLearner.Forget lets Sync do; the
+// records stay.
+func (l *MemLearner) Forget(below uint64) error {
+	if err := l.lock(); err != nil {
+		return err
+	}
+	defer l.mu.Unlock()
+	for r, slot := range l.requests {
+		if slot < below {
+			delete(l.requests, r)
+		}
+	}
+	return nil
+}
+
+// Save appends the chosen entries of a Ready (saveLearnerReady).
+func (l *MemLearner) Save(rd *replog.Ready) error { return saveLearnerReady(l, rd) }
+
+// Sync does nothing: what a memory store holds is as durable as it gets.
+func (l *MemLearner) Sync() error { return nil }
+
+// Synced returns the store's counters, as BufferedLearner.Synced does:
+// every Append is as durable as it gets.
+func (l *MemLearner) Synced() LearnerStats { return l.Stats() }
 
 // Stats returns the store's counters (SizeBytes and Path are empty).
 func (l *MemLearner) Stats() LearnerStats {

@@ -32,8 +32,11 @@ var (
 	keyCompacted     = []byte("compacted")      // acceptor: slots below are deleted
 	keyWALApplied    = []byte("wal_applied")    // acceptor: last write-ahead record in the file (wal.go)
 	keyWALSalt       = []byte("wal_salt")       // acceptor: CRC salt of the write-ahead records after it
-	keyCommit        = []byte("commit")         // learner: first slot not in the log
+	keyWALMade       = []byte("wal_made")       // acceptor: 1 once the write-ahead file exists durably (wal.go)
+	keyCommit        = []byte("commit")         // learner: first slot not in the log; acceptor: chosen watermark it was told
+	keyRejoin        = []byte("rejoin")         // acceptor: promise nothing until commit reaches it (replog's rejoin rule)
 	keyValues        = []byte("values")         // learner: client values in the log (no no-ops, no duplicates)
+	keyForgotten     = []byte("forgotten")      // learner: bucketRequests holds no first copy below it (dedup window)
 )
 
 // recordVersion is the first byte of every entry record.
@@ -67,8 +70,11 @@ func putUint64(b *bolt.Bucket, key []byte, v uint64) error {
 	return b.Put(key, binary.BigEndian.AppendUint64(nil, v))
 }
 
+// errScanDone, returned by scan's fn, ends the scan without an error.
+var errScanDone = errors.New("scan done")
+
 // scan calls fn for at most limit (all when limit <= 0) records of b with
-// slot >= from, in slot order.
+// slot >= from, in slot order, until fn returns errScanDone.
 func scan(b *bolt.Bucket, from uint64, limit int, fn func(slot uint64, v []byte) error) error {
 	c := b.Cursor()
 	n := 0
@@ -78,6 +84,9 @@ func scan(b *bolt.Bucket, from uint64, limit int, fn func(slot uint64, v []byte)
 			return err
 		}
 		if err := fn(slot, v); err != nil {
+			if errors.Is(err, errScanDone) {
+				return nil
+			}
 			return err
 		}
 		n++

@@ -28,7 +28,7 @@ type store[S any] struct {
 
 // open opens (creating if needed) the bbolt file at path, creates buckets and
 // loads S from the file with load.
-func open[S any](path string, o *Options, buckets [][]byte, load func(*S, *bolt.Tx) error) (_ *store[S], err error) {
+func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx) error, load func(*S, *bolt.Tx) error) (_ *store[S], err error) {
 	opts := o.withDefaults()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        opts.Timeout,
@@ -45,10 +45,23 @@ func open[S any](path string, o *Options, buckets [][]byte, load func(*S, *bolt.
 			db.Close()
 		}
 	}()
+	// The file may be new: make its name durable before anything in it
+	// is trusted to be.
+	if err := syncDirOf(path, opts.NoSync); err != nil {
+		return nil, err
+	}
 	defer recoverCorrupt("open "+path, &err)
 	err = db.Update(func(tx *bolt.Tx) error {
+		// A file whose first bucket is missing was never opened to the end:
+		// it is new (created now, or by a start that crashed at once).
+		isNew := tx.Bucket(buckets[0]) == nil
 		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		if isNew && create != nil {
+			if err := create(tx); err != nil {
 				return err
 			}
 		}
@@ -57,6 +70,7 @@ func open[S any](path string, o *Options, buckets [][]byte, load func(*S, *bolt.
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
+	s.synced()
 	return s, nil
 }
 
@@ -83,6 +97,14 @@ func openError(path string, err error) error {
 func recoverCorrupt(what string, err *error) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("storage: %s: %w: %v", what, ErrCorrupt, r)
+	}
+}
+
+// synced tells the tests a commit is durable: bbolt fsyncs every commit
+// unless NoSync (bbolt's tx.Commit).
+func (s *store[S]) synced() {
+	if !s.db.NoSync {
+		fileSynced(s.path)
 	}
 }
 

@@ -3,24 +3,27 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/paxos-go/paxos/replog"
 )
 
 // The acceptor's write-ahead file. A bbolt commit costs two fsyncs (data,
 // then meta page) and rewrites several pages; appending one record to a
-// file costs one write and one fdatasync. LoggedAcceptor makes each Save
+// file costs one write and one fdatasync. LoggedAcceptor makes each Accept
 // durable in the write-ahead file and moves the saved state into the bbolt
 // file now and then (a checkpoint: one normal, synced bbolt commit that also
 // records the last record it holds, keyWALApplied). After a checkpoint the
 // write-ahead file is written again from its start.
 //
 //	record  = length:uint32 crc:uint32 lsn:uint64 payload   (little-endian)
-//	payload = promised:uvarint count:uvarint (slot:uvarint entry-record)*
+//	payload = promised:uvarint count:uvarint (slot:uvarint entry-record)* [commit:uvarint]
 //
 // length counts lsn and payload; crc is the Castagnoli CRC of a 4-byte salt
 // followed by them. The salt is drawn at each checkpoint and kept in bbolt
@@ -32,10 +35,15 @@ import (
 // record of an older pass over the file (already in bbolt, its LSN is lower).
 // A bad record followed by a good one with the LSN after it is not a torn
 // tail but damage: the open fails with ErrCorrupt.
+//
+// The file is created once, at the first open, and its name made durable
+// (dir.go) before the bbolt file records that it exists (keyWALMade). From
+// then on a missing file is ErrMissingWAL: creating it again empty would
+// forget the promises and accepts only it held.
 
 const walHeader = 16
 
-// walMaxRecord bounds a record (a bigger Save is written as several); a var
+// walMaxRecord bounds a record (a bigger Accept is written as several); a var
 // for the tests.
 var walMaxRecord = 64 << 20
 
@@ -61,13 +69,25 @@ type wal struct {
 type walRecord struct {
 	lsn      uint64
 	promised replog.Ballot
+	commit   uint64 // the chosen watermark (0 in records written before it was kept)
 	entries  []replog.Entry
 }
 
-// openWAL opens (creating if needed) the write-ahead file at path and returns
-// the records after applied, in order.
-func openWAL(path string, applied uint64, salt uint32, noSync bool) (*wal, []walRecord, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+// openWAL opens the write-ahead file at path of the acceptor file whose
+// state is st, and returns the records after st.walLSN, in order. It creates
+// the file, and syncs its directory, only if st records no write-ahead file
+// yet; if st does, a missing file is ErrMissingWAL.
+func openWAL(path string, st acceptorState, noSync bool) (*wal, []walRecord, error) {
+	applied, salt := st.walLSN, uint32(st.walSalt)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		if st.walMade != 0 || st.walLSN > 0 {
+			return nil, nil, fmt.Errorf("storage: open %s: %w: %s records that it was created, and holds its "+
+				"records up to %d; any record after those (a promise, an accepted value) was only in the missing "+
+				"file: restore it rather than start without it", path, ErrMissingWAL, strings.TrimSuffix(path, ".wal"), st.walLSN)
+		}
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage: %w", err)
 	}
@@ -88,6 +108,12 @@ func openWAL(path string, applied uint64, salt uint32, noSync bool) (*wal, []wal
 	}
 	w := &wal{f: f, path: path, off: end, lsn: applied + uint64(len(recs)), salt: salt, noSync: noSync}
 	if err := w.preallocate(int64(len(data))); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	// The file may be new, or created by a run that crashed before this
+	// sync: make its name durable before the acceptor file records it.
+	if err := syncDirOf(path, noSync); err != nil {
 		f.Close()
 		return nil, nil, err
 	}
@@ -114,6 +140,7 @@ func (w *wal) preallocate(size int64) error {
 	if err := w.f.Sync(); err != nil {
 		return commitError(w.path, err)
 	}
+	fileSynced(w.path)
 	return nil
 }
 
@@ -186,6 +213,9 @@ func parseWALRecord(b []byte, lsn uint64, salt uint32) (r walRecord, n int, ok b
 	for i := uint64(0); i < count && d.err == nil; i++ {
 		r.entries = append(r.entries, d.entry(d.uvarint()))
 	}
+	if d.err == nil && len(d.b) > 0 {
+		r.commit = d.uvarint()
+	}
 	if d.err != nil || len(d.b) != 0 {
 		return walRecord{}, n, false // a good CRC over a bad payload: written by something else
 	}
@@ -193,7 +223,7 @@ func parseWALRecord(b []byte, lsn uint64, salt uint32) (r walRecord, n int, ok b
 }
 
 // append writes one record and makes it durable; it returns its LSN.
-func (w *wal) append(promised replog.Ballot, entries []replog.Entry) (uint64, error) {
+func (w *wal) append(promised replog.Ballot, commit uint64, entries []replog.Entry) (uint64, error) {
 	b := append(w.buf[:0], make([]byte, walHeader)...)
 	binary.LittleEndian.PutUint64(b[8:], w.lsn+1)
 	b = binary.AppendUvarint(b, uint64(promised))
@@ -201,6 +231,9 @@ func (w *wal) append(promised replog.Ballot, entries []replog.Entry) (uint64, er
 	for _, e := range entries {
 		b = binary.AppendUvarint(b, e.Slot)
 		b = appendEntry(b, e)
+	}
+	if commit > 0 {
+		b = binary.AppendUvarint(b, commit)
 	}
 	if len(b)-8 > walMaxRecord {
 		return 0, fmt.Errorf("storage: save of %d bytes: the limit is %d", len(b)-8, walMaxRecord)
@@ -219,6 +252,7 @@ func (w *wal) append(promised replog.Ballot, entries []replog.Entry) (uint64, er
 		if err := fdatasync(w.f); err != nil {
 			return 0, commitError(w.path, err)
 		}
+		fileSynced(w.path)
 	}
 	w.off += int64(len(b))
 	w.lsn++

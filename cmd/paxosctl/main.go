@@ -8,4 +8,4 @@ import (
 	"github.com/paxos-go/paxos/cli"
 )
 
-func main() { os.Exit(cli.PaxosctlMain()) }
+func main() { os.Exit(cli.Main("paxosctl")) }

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paxos-go/paxos/server"
 )
 
 // project is the Compose project of the drills, distinct from the user's
@@ -35,21 +39,35 @@ type node struct {
 	Port int // API port, the same on the host
 }
 
-// Addr is the node's API on the host.
-func (n node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
+// Addr is the node's API on the host, or where nodeAddrs says it is.
+func (n node) Addr() string {
+	if a, ok := nodeAddrs[n.Name]; ok {
+		return a
+	}
+	return fmt.Sprintf("127.0.0.1:%d", n.Port)
+}
 
+// nodeAddrs overrides Addr per node name: the swarm drill's nodes publish
+// their ports on the addresses of three engines, not on 127.0.0.1.
+var nodeAddrs map[string]string
+
+// The nodes of server.Topology (SPEC §3), per role and all of them.
 var (
-	proposers = []node{{"proposer1", 1, "proposer", 3001}, {"proposer2", 2, "proposer", 3002}, {"proposer3", 3, "proposer", 3003}}
-	acceptors = []node{{"acceptor1", 4, "acceptor", 4001}, {"acceptor2", 5, "acceptor", 4002}, {"acceptor3", 6, "acceptor", 4003}}
-	learners  = []node{{"learner1", 7, "learner", 5001}, {"learner2", 8, "learner", 5002}}
-	clients   = []node{{"client1", 9, "client", 6001}, {"client2", 10, "client", 6002}}
-	allNodes  = concat(proposers, acceptors, learners, clients)
+	proposers = topologyNodes(server.RoleProposer)
+	acceptors = topologyNodes(server.RoleAcceptor)
+	learners  = topologyNodes(server.RoleLearner)
+	clients   = topologyNodes(server.RoleClient)
+	allNodes  = topologyNodes("")
 )
 
-func concat(groups ...[]node) []node {
+// topologyNodes returns the nodes of role r of server.Topology, or all of
+// them when r is "".
+func topologyNodes(r server.Role) []node {
 	var out []node
-	for _, g := range groups {
-		out = append(out, g...)
+	for _, n := range server.Topology() {
+		if r == "" || n.Role == r {
+			out = append(out, node{Name: n.Name, ID: int(n.ID), Role: string(n.Role), Port: n.API})
+		}
 	}
 	return out
 }
@@ -71,6 +89,11 @@ type cluster struct {
 	env     []string
 	http    *http.Client
 	logf    func(format string, args ...any)
+	// scheme is https with DRILL_TLS=1: every node speaks TLS with its
+	// certificate from certs (scripts/secure.sh certs), and the drills
+	// speak to them with the CA and paxosctl's client certificate.
+	scheme string
+	certs  string
 }
 
 // repoRoot finds the folder of go.mod above the test's folder.
@@ -128,9 +151,55 @@ func newCluster(t testing.TB) *cluster {
 		"LOG_FORMAT=text",
 		"LOG_LEVEL="+envOr("DRILL_LOG_LEVEL", "info"),
 		"COMPOSE_PROJECT_NAME="+project,
+		// Set even when empty: the environment wins over a .env that
+		// TLS=1 make up left in the repository.
+		"PAXOS_TLS_DIR=",
 	)
+	c.scheme = "http"
+	if os.Getenv("DRILL_TLS") == "1" {
+		c.useTLS()
+	}
 	c.checkNoOtherCluster()
 	return c
+}
+
+// useTLS makes the CA and the certificates (scripts/secure.sh certs, with
+// bin/paxosctl) in a folder of the run, starts the nodes with TLS
+// (PAXOS_TLS_DIR=/tls: each node's folder mounted read-only) and speaks
+// https with the CA and paxosctl's certificate.
+func (c *cluster) useTLS() {
+	certs, err := os.MkdirTemp("", "paxosdrill-certs-")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _ = os.RemoveAll(certs) })
+	c.certs, c.scheme = certs, "https"
+	c.env = append(c.env, "PAXOS_TLS_DIR=/tls", "PAXOS_CERTS="+certs)
+	c.tlsFiles()
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(filepath.Join(certs, "ca.crt"))
+	if err != nil || !pool.AppendCertsFromPEM(caPEM) {
+		c.t.Fatalf("drill: the CA of %s: %v", certs, err)
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(certs, "paxosctl.crt"), filepath.Join(certs, "paxosctl.key"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.http.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}
+	c.logf("drill: TLS on (certificates in %s)", certs)
+}
+
+// tlsFiles gives every node its TLS folder in the data folder, making the
+// certificates on the first call.
+func (c *cluster) tlsFiles() {
+	if c.certs == "" {
+		return
+	}
+	cmd := exec.Command(filepath.Join(c.root, "scripts", "secure.sh"), "certs")
+	cmd.Env = c.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		c.t.Fatalf("drill: scripts/secure.sh certs: %v\n%s", err, out)
+	}
 }
 
 func envOr(name, def string) string {
@@ -224,6 +293,7 @@ func (c *cluster) up() {
 			c.t.Fatal(err)
 		}
 	}
+	c.tlsFiles()
 	c.compose("up", "-d", "--no-build")
 	c.waitHealthy(60*time.Second, allNodes...)
 }
@@ -260,6 +330,9 @@ func (c *cluster) wipe(name string) {
 		c.t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.Name() == "tls" {
+			continue // the certificates are mounted on their own: not the disk that was lost
+		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			c.t.Fatalf("drill: wiping %s: %v", dir, err)
 		}
@@ -322,7 +395,7 @@ func (c *cluster) restore() {
 func (c *cluster) healthy(n node) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.Addr()+"/health", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+n.Addr()+"/health", nil)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return false
@@ -359,7 +432,7 @@ func (c *cluster) waitHealthy(timeout time.Duration, nodes ...node) {
 
 // getJSON GETs http://n/path into out (nil: discard) and returns the status.
 func (c *cluster) getJSON(ctx context.Context, n node, path string, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.Addr()+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme+"://"+n.Addr()+path, nil)
 	if err != nil {
 		return 0, err
 	}

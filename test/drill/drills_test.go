@@ -171,7 +171,8 @@ func (r *run) drill(name string, wantViolation bool, fn func(d *drillCtx)) bool 
 	})
 }
 
-// TestDrills runs the eight drills of issue 5 in order on one cluster.
+// TestDrills runs the eight drills of issue 5 and the lost disk of issue 18
+// (SPEC §9) in order on one cluster.
 func TestDrills(t *testing.T) {
 	r := newRun(t)
 	for _, dr := range drills {
@@ -191,6 +192,38 @@ var drills = []struct {
 	{"6-restart-learner", drillRestartLearner},
 	{"7-stop-start-all", drillStopStartAll},
 	{"8-rolling-restart", drillRollingRestart},
+	{"9-lost-disk", drillLostDisk},
+}
+
+// 9. An acceptor loses its disk under load: docker stop acceptor2, its data
+// folder wiped, docker start. It must not vote as if it remembered (the
+// rejoin rule of SPEC §9: it logs that it does not vote, then that it votes
+// again once the rule is satisfied), and the checks find nothing lost.
+func drillLostDisk(d *drillCtx) {
+	a2 := nodeNamed("acceptor2")
+	d.sleep(2 * time.Second)
+	d.c.stop(a2.Name)
+	d.c.wipe(a2.Name)
+	d.log("stopped acceptor2 and wiped its data")
+	d.c.start(a2.Name)
+	started := time.Now()
+	d.c.waitHealthy(30*time.Second, a2)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		logs := dockerLogs(a2.Name, 200)
+		notVoting := strings.Contains(logs, "not voting yet: rejoin rule")
+		voting := strings.Contains(logs, "voting again: the rejoin rule is satisfied")
+		if notVoting && voting {
+			d.note("acceptor2 started without voting and votes again after %.1fs (rejoin rule)", time.Since(started).Seconds())
+			break
+		}
+		if time.Now().After(deadline) {
+			d.fail("acceptor2 30s after a start on an empty disk: logged not-voting=%v, voting-again=%v", notVoting, voting)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.sleep(3 * time.Second)
 }
 
 // 1. docker stop acceptor1 → writes keep being acknowledged; docker start

@@ -4,7 +4,6 @@ package drill
 
 import (
 	"fmt"
-	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,95 +12,27 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/paxos-go/paxos/internal/logmodel"
 )
 
-// The sequential specification of the replicated log, for porcupine.
-//
-// The log is append-only: a write of value v that returns slot s appends v
-// at s, after every value already in the log (a correct Multi-Paxos leader
-// gives a command a slot only after the command arrived, so real-time order
-// of writes is slot order). A linearizable read returns the whole log.
-//
+// The history is checked with the log's porcupine model (internal/logmodel).
 // A write whose outcome the client never learned (every attempt failed or
 // timed out) may or may not have happened. Values are unique, so the final
 // log decides: a failed write whose value is in it happened at the slot it
 // holds, at any time after its call (its return is put at the end of the
 // history); one whose value is not in it is left out (a write that never
 // took effect, or takes effect after the history ends, constrains nothing).
-//
-// The state is a digest of the log instead of the log itself, so a step is
-// O(1) whatever the log's length: the number of values, the last slot, and
-// the sum of one 64-bit hash per (slot, value).
-type logState struct {
-	N    int
-	Last int64 // slot of the last value, -1 when empty
-	Sum  uint64
-}
+// Reads are kept as digests (logmodel.Digest): a history holds thousands of
+// reads of logs of thousands of values.
 
-type modelInput struct {
-	Write bool
-	Value string
-	Slot  uint64 // write: the slot it returned (or holds in the final log)
-}
-
-// modelOutput is a read's observation (writes have no output).
-type modelOutput struct {
-	State logState
-}
-
-func entryHash(slot uint64, value string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(value))
-	return splitmix(h.Sum64() ^ splitmix(slot+0x9e3779b97f4a7c15))
-}
-
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-// digest is the state of a log that holds es (in slot order).
-func digest(es []entry) logState {
-	st := logState{Last: -1}
+// digest is the digest of a log that holds es (in slot order).
+func digest(es []entry) logmodel.Digest {
+	d := logmodel.Empty
 	for _, e := range es {
-		st.N++
-		st.Last = int64(e.Slot)
-		st.Sum += entryHash(e.Slot, e.Value)
+		d = d.Add(e.Slot, e.Value)
 	}
-	return st
-}
-
-var logModel = porcupine.Model{
-	Init: func() any { return logState{Last: -1} },
-	Step: func(state, input, output any) (bool, any) {
-		st := state.(logState)
-		in := input.(modelInput)
-		if in.Write {
-			if int64(in.Slot) <= st.Last {
-				return false, st
-			}
-			return true, logState{N: st.N + 1, Last: int64(in.Slot), Sum: st.Sum + entryHash(in.Slot, in.Value)}
-		}
-		return output.(modelOutput).State == st, st
-	},
-	Hash: func(state any) uint64 {
-		st := state.(logState)
-		return st.Sum ^ splitmix(uint64(st.N)) ^ uint64(st.Last)
-	},
-	DescribeOperation: func(input, output any) string {
-		in := input.(modelInput)
-		if in.Write {
-			return fmt.Sprintf("write(%s) -> slot %d", in.Value, in.Slot)
-		}
-		o := output.(modelOutput).State
-		return fmt.Sprintf("read -> %d values, last slot %d", o.N, o.Last)
-	},
-	DescribeState: func(state any) string {
-		st := state.(logState)
-		return fmt.Sprintf("%d values, last slot %d", st.N, st.Last)
-	},
+	return d
 }
 
 // verdict is the result of the checks after a drill.
@@ -230,19 +161,19 @@ func check(history []*op, logs [2][]entry, visualDir string) verdict {
 							o.Value, o.ReqID, o.Slot, li+1, p.slot)
 					}
 				}
-				ops = append(ops, porcupine.Operation{ClientId: o.Client, Input: modelInput{Write: true, Value: o.Value, Slot: o.Slot},
-					Call: ts(o.Call), Output: modelOutput{}, Return: ts(o.Return)})
+				ops = append(ops, porcupine.Operation{ClientId: o.Client, Input: logmodel.Input{Write: true, Value: o.Value},
+					Call: ts(o.Call), Output: logmodel.WriteOutput{Slot: o.Slot}, Return: ts(o.Return)})
 				continue
 			}
 			// Unknown outcome: the final log decides.
 			if p, ok := index[0][o.Value]; ok {
 				v.Resolved++
-				ops = append(ops, porcupine.Operation{ClientId: o.Client, Input: modelInput{Write: true, Value: o.Value, Slot: p.slot},
-					Call: ts(o.Call), Output: modelOutput{}, Return: math.MaxInt64 / 2})
+				ops = append(ops, porcupine.Operation{ClientId: o.Client, Input: logmodel.Input{Write: true, Value: o.Value},
+					Call: ts(o.Call), Output: logmodel.WriteOutput{Slot: p.slot, Unknown: true}, Return: math.MaxInt64 / 2})
 			}
 		case opReadLinearizable:
-			ops = append(ops, porcupine.Operation{ClientId: o.Client, Input: modelInput{},
-				Call: ts(o.Call), Output: modelOutput{State: o.Seen}, Return: ts(o.Return)})
+			ops = append(ops, porcupine.Operation{ClientId: o.Client, Input: logmodel.Input{},
+				Call: ts(o.Call), Output: o.Seen, Return: ts(o.Return)})
 		case opReadSerializable:
 			// A learner's log at any time is a prefix of the final log.
 			if want := prefixDigest(l1, o.Chosen); o.Seen != want {
@@ -252,7 +183,7 @@ func check(history []*op, logs [2][]entry, visualDir string) verdict {
 		}
 	}
 
-	res, info := porcupine.CheckOperationsVerbose(logModel, ops, 2*time.Minute)
+	res, info := porcupine.CheckOperationsVerbose(logmodel.Model, ops, 2*time.Minute)
 	switch res {
 	case porcupine.Ok:
 		v.Linearizable = "ok"
@@ -262,7 +193,7 @@ func check(history []*op, logs [2][]entry, visualDir string) verdict {
 		if visualDir != "" {
 			path := filepath.Join(visualDir, fmt.Sprintf("porcupine-%d.html", time.Now().UnixNano()))
 			if f, err := os.Create(path); err == nil {
-				if porcupine.Visualize(logModel, info, f) == nil {
+				if porcupine.Visualize(logmodel.Model, info, f) == nil {
 					v.Visual = path
 				}
 				f.Close()
@@ -276,7 +207,7 @@ func check(history []*op, logs [2][]entry, visualDir string) verdict {
 }
 
 // prefixDigest is the digest of the entries of log at slots up to chosen.
-func prefixDigest(log []entry, chosen int64) logState {
+func prefixDigest(log []entry, chosen int64) logmodel.Digest {
 	n := sort.Search(len(log), func(i int) bool { return int64(log[i].Slot) > chosen })
 	return digest(log[:n])
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/paxos-go/paxos/internal/logmodel"
 )
 
 // opKind tells writes from reads in the history.
@@ -47,7 +49,7 @@ type op struct {
 	// Reads: a digest of the entries seen (not the entries: a history
 	// holds thousands of reads of logs of thousands of values) and the
 	// learner's chosen slot.
-	Seen   logState
+	Seen   logmodel.Digest
 	Chosen int64
 }
 
@@ -229,7 +231,7 @@ func (w *workload) write(o *op, id int) {
 func (w *workload) send(n node, body []byte) (uint64, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+n.Addr()+"/send", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, w.c.scheme+"://"+n.Addr()+"/send", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := w.c.http.Do(req)
 	if err != nil {

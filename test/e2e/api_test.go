@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/paxos-go/paxos/api"
 )
 
 // httpClient talks to the nodes. Each call brings its own deadline.
@@ -79,36 +81,18 @@ func call(ctx context.Context, method, url string, in, out any) error {
 }
 
 // Entry is one entry of a learner's log (GET /get-values, GET /read).
-type Entry struct {
-	Slot      uint64 `json:"slot"`
-	Value     string `json:"value"`
-	ClientID  uint64 `json:"client_id"`
-	RequestID string `json:"request_id"`
-}
+type Entry = api.Entry
 
 // Page is the answer of GET /get-values and GET /read.
-type Page struct {
-	Values        []string `json:"values"`
-	Entries       []Entry  `json:"entries"`
-	TotalCount    uint64   `json:"total_count"`
-	ReturnedCount int      `json:"returned_count"`
-	ChosenSlot    int64    `json:"chosen_slot"`
-	LearnerID     int      `json:"learner_id"`
-}
+type Page = api.ValuesPage
 
 // SendResult is the answer of POST /send.
-type SendResult struct {
-	Status         string `json:"status"`
-	Slot           uint64 `json:"slot"`
-	ProposerID     int    `json:"proposer_id"`
-	RequestID      string `json:"request_id"`
-	ProposalNumber uint64 `json:"proposal_number"`
-}
+type SendResult = api.SendResponse
 
 // send writes value through a client node (POST /send) with the request ID.
 func send(ctx context.Context, client *Node, value, requestID string) (SendResult, error) {
 	var res SendResult
-	err := call(ctx, http.MethodPost, client.URL()+"/send", map[string]any{"value": value, "request_id": requestID}, &res)
+	err := call(ctx, http.MethodPost, client.URL()+"/send", api.ProposeRequest{Value: value, RequestID: requestID}, &res)
 	return res, err
 }
 
@@ -123,24 +107,36 @@ func read(ctx context.Context, client *Node, linearizable bool) (Page, error) {
 	return p, err
 }
 
-// values reads a learner's log (GET /get-values).
+// values reads a learner's whole log (GET /get-values), page after page
+// from next_from, as one Page: the values and entries of every page, the
+// rest as the last page says.
 func values(ctx context.Context, learner *Node) (Page, error) {
-	var p Page
-	err := call(ctx, http.MethodGet, learner.URL()+"/get-values", nil, &p)
+	p, _, err := pagedValues(ctx, learner)
 	return p, err
 }
 
-// ProposerStatus is the part of GET /status the tests use.
-type ProposerStatus struct {
-	Name            string `json:"name"`
-	State           string `json:"state"`
-	IsLeader        bool   `json:"is_leader"`
-	CurrentLeader   *int   `json:"current_leader"`
-	ProposalNumber  uint64 `json:"proposal_number"`
-	ProposalCounter uint64 `json:"proposal_counter"`
-	ChosenSlot      int64  `json:"chosen_slot"`
-	Pending         int    `json:"pending"`
+// pagedValues is values that also says how many pages it read.
+func pagedValues(ctx context.Context, learner *Node) (log Page, pages int, err error) {
+	for from := uint64(0); ; pages++ {
+		var p Page
+		if err := call(ctx, http.MethodGet, fmt.Sprintf("%s/get-values?from=%d", learner.URL(), from), nil, &p); err != nil {
+			return log, pages, err
+		}
+		p.Values, p.Entries = append(log.Values, p.Values...), append(log.Entries, p.Entries...)
+		p.ReturnedCount = len(p.Values)
+		log = p
+		if p.NextFrom > uint64(p.ChosenSlot) || p.ChosenSlot < 0 {
+			return log, pages + 1, nil
+		}
+		if p.NextFrom <= from {
+			return log, pages + 1, fmt.Errorf("GET %s/get-values?from=%d: next_from %d, no progress", learner.URL(), from, p.NextFrom)
+		}
+		from = p.NextFrom
+	}
 }
+
+// ProposerStatus is a proposer's GET /status.
+type ProposerStatus = api.ProposerView
 
 func proposerStatus(ctx context.Context, n *Node) (ProposerStatus, error) {
 	var st ProposerStatus
@@ -174,12 +170,18 @@ func acceptorState(ctx context.Context, n *Node) (AcceptorState, error) {
 // mustSend writes value through a client node, retrying for up to 15s.
 func mustSend(t *testing.T, client *Node, value string) SendResult {
 	t.Helper()
+	return mustSendID(t, client, value, "must-"+value)
+}
+
+// mustSendID is mustSend with the request ID given.
+func mustSendID(t *testing.T, client *Node, value, requestID string) SendResult {
+	t.Helper()
 	var res SendResult
 	eventually(t, 15*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 7*time.Second)
 		defer cancel()
 		var err error
-		res, err = send(ctx, client, value, "must-"+value)
+		res, err = send(ctx, client, value, requestID)
 		return err
 	})
 	return res

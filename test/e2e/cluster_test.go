@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paxos-go/paxos/internal/testenv"
+	"github.com/paxos-go/paxos/server"
 )
 
 // Node is one paxosd process of a Cluster: its place in the topology, its
@@ -91,17 +94,6 @@ type Cluster struct {
 	byName map[string]*Node
 }
 
-// topology is SPEC §3: per role, how many nodes and the first node ID.
-var topology = []struct {
-	role           string
-	count, firstID int
-}{
-	{"proposer", 3, 1},
-	{"acceptor", 3, 4},
-	{"learner", 2, 7},
-	{"client", 2, 9},
-}
-
 // NewCluster starts the 10 nodes and waits until they answer /health and a
 // proposer leads. The processes are SIGKILLed when the test ends; the
 // cluster's directory (data dirs and logs) is removed then, unless the test
@@ -109,12 +101,19 @@ var topology = []struct {
 func NewCluster(t *testing.T, opts Options) *Cluster {
 	t.Helper()
 	c := newCluster(t, opts)
+	c.startAll()
+	return c
+}
+
+// startAll starts every node of a cluster laid out by newCluster and waits
+// until they answer /health and a proposer leads.
+func (c *Cluster) startAll() {
+	c.t.Helper()
 	for _, n := range c.Nodes {
 		c.Start(n.Name)
 	}
 	c.WaitHealthy(20 * time.Second)
 	c.Leader(20 * time.Second)
-	return c
 }
 
 // newCluster lays the cluster out (ports, directories) without starting it.
@@ -125,17 +124,16 @@ func newCluster(t *testing.T, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	c := &Cluster{t: t, bin: paxosd(t), Dir: dir, opts: opts, byName: map[string]*Node{}}
-	ports := freePorts(t, 30)
-	for _, r := range topology {
-		for i := range r.count {
-			name := fmt.Sprintf("%s%d", r.role, i+1)
-			n := &Node{Name: name, ID: r.firstID + i, Role: r.role,
-				API: ports[0], Monitor: ports[1], Gossip: ports[2],
-				DataDir: filepath.Join(dir, name), LogPath: filepath.Join(dir, name+".log")}
-			ports = ports[3:]
-			c.Nodes = append(c.Nodes, n)
-			c.byName[name] = n
-		}
+	// The nodes of server.Topology (SPEC §3), on free ports.
+	topology := server.Topology()
+	ports := freePorts(t, 3*len(topology))
+	for _, tn := range topology {
+		n := &Node{Name: tn.Name, ID: int(tn.ID), Role: string(tn.Role),
+			API: ports[0], Monitor: ports[1], Gossip: ports[2],
+			DataDir: filepath.Join(dir, tn.Name), LogPath: filepath.Join(dir, tn.Name+".log")}
+		ports = ports[3:]
+		c.Nodes = append(c.Nodes, n)
+		c.byName[tn.Name] = n
 	}
 	t.Cleanup(func() {
 		c.killAll()
@@ -255,6 +253,31 @@ func (c *Cluster) spawn(n *Node, env []string, logPath string) (*process, error)
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// Paxosctl runs paxosctl with args against the cluster (its endpoints are
+// the client and learner nodes) and returns its exit status and its output
+// (stdout and stderr). A paxosctl that runs for a minute is killed.
+func (c *Cluster) Paxosctl(args ...string) (code int, out string) {
+	c.t.Helper()
+	var endpoints []string
+	for _, n := range append(c.Role("client"), c.Role("learner")...) {
+		endpoints = append(endpoints, n.addr())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, paxosctl(c.t), append([]string{"--timeout", "5s"}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PAXOSCTL_ENDPOINTS=" + strings.Join(endpoints, ",")}
+	b, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ctx.Err() == nil:
+		code = ee.ExitCode()
+	default:
+		c.t.Fatalf("paxosctl %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	return code, string(b)
 }
 
 // Kill SIGKILLs the node (a crash) and waits until it is gone.
@@ -449,17 +472,7 @@ func tail(path string, n int) string {
 // f's last error after timeout.
 func eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, timeout, "e2e", f)
 }
 
 // portsMu and portsTaken keep the ports handed out in this test binary apart.
@@ -471,7 +484,10 @@ var (
 // freePorts returns n ports that are free for TCP on every interface and for
 // UDP on 127.0.0.1 (memberlist binds both). They are picked below the
 // kernel's ephemeral range, so the outgoing connections of the nodes cannot
-// take a port while its node is down between a kill and a restart.
+// take a port while its node is down between a kill and a restart, and
+// reserved for the test (testenv.ReservePort) against the other test
+// processes: go test runs the server package's in-process clusters beside
+// this one, in the same range.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	lo, hi := 20000, 32000
@@ -490,7 +506,7 @@ func freePorts(t testing.TB, n int) []int {
 			t.Fatalf("found only %d free ports in [%d, %d)", len(out), lo, hi)
 		}
 		p := lo + rand.IntN(hi-lo)
-		if portsTaken[p] || !portFree(p) {
+		if portsTaken[p] || !portFree(p) || !testenv.ReservePort(t, p) {
 			continue
 		}
 		portsTaken[p] = true

@@ -9,7 +9,12 @@
 //	go test -short ./test/e2e/                     # skips the long ones
 //	go test -run Failover ./test/e2e/ -failover    # failover times (or PAXOS_FAILOVER=1)
 //	go test -run Chaos ./test/e2e/ -chaos 3m       # random faults (or PAXOS_CHAOS=3m)
+//	go test -run LearnerRestart ./test/e2e/ -learner-restarts  # 60s of learner kills (or PAXOS_LEARNER_RESTARTS=1)
 //	go test -run Bug ./test/e2e/                   # regressions of fixed availability bugs
+//	go test -run BigValues ./test/e2e/ -big-values # 128 MiB of values paged (or PAXOS_BIG_VALUES=1)
+//
+// TestE2EFullDisk and TestE2EFullDiskOnWrite mount a tmpfs (root or
+// CAP_SYS_ADMIN): without it they skip, and with CI=true they fail.
 //
 // PAXOS_E2E_PAXOSD=/path/to/paxosd tests that binary instead of building one.
 //

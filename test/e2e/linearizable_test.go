@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/paxos-go/paxos/internal/logmodel"
 )
 
 // lzRequestTimeout is REQUEST_TIMEOUT of the linearizability test's nodes: a
@@ -79,6 +81,17 @@ func startLogClients(c *Cluster, h *history, n int, seed uint64, timeout time.Du
 	return func() { cancel(); wg.Wait() }
 }
 
+// startRun starts four log clients on c with a random seed (logged), each
+// request bounded like TestE2ELinearizableUnderKills', and returns their
+// history and the function that stops them.
+func startRun(t *testing.T, c *Cluster) (*history, func()) {
+	t.Helper()
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	h := newHistory()
+	return h, startLogClients(c, h, 4, seed, lzRequestTimeout+2*time.Second)
+}
+
 // checkRun settles the cluster after a run of log clients and checks it:
 // some write was acknowledged after healed (ns on h's clock, when every node
 // was back); both learners hold the same log; the log agrees with every
@@ -106,7 +119,7 @@ func checkRun(t *testing.T, c *Cluster, h *history, healed int64) {
 		}
 	}
 	t.Logf("history: %d writes (%d acknowledged, %d open-ended), %d reads (%d answered); slowest acknowledged write %s; longest time without an acknowledged write %s",
-		writes, acked, writes-acked, reads, readsOK, slowestWrite(ops), longestGap(ops, h.now()))
+		writes, acked, writes-acked, reads, readsOK, slowestWrite(ops), longestGap(ops, 0, h.now()))
 	if ackedAfterHeal == 0 {
 		t.Errorf("no write was acknowledged after every node was back (%d writes in all)", writes)
 	}
@@ -148,11 +161,11 @@ func checkRun(t *testing.T, c *Cluster, h *history, healed int64) {
 	history, dropped := h.operations(final)
 	t.Logf("porcupine: %d operations (%d open-ended writes never took effect and are left out)", len(history), dropped)
 	start := time.Now()
-	res, info := porcupine.CheckOperationsVerbose(logModel, history, 2*time.Minute)
+	res, info := porcupine.CheckOperationsVerbose(logmodel.Model, history, 2*time.Minute)
 	t.Logf("porcupine: %s in %s", res, time.Since(start).Round(time.Millisecond))
 	if res != porcupine.Ok {
 		path := filepath.Join(c.Dir, "linearizability.html")
-		if err := porcupine.VisualizePath(logModel, info, path); err != nil {
+		if err := porcupine.VisualizePath(logmodel.Model, info, path); err != nil {
 			t.Errorf("writing the visualization: %v", err)
 		}
 		t.Errorf("porcupine: the history is %s, not linearizable; visualization: %s", res, path)
@@ -282,18 +295,18 @@ func slowestWrite(ops []*op) time.Duration {
 	return time.Duration(worst).Round(time.Millisecond)
 }
 
-// longestGap is the longest time, up to end, in which no write was
-// acknowledged.
-func longestGap(ops []*op, end int64) time.Duration {
+// longestGap is the longest time between from and to (ns on the history's
+// clock) in which no write was acknowledged.
+func longestGap(ops []*op, from, to int64) time.Duration {
 	var rets []int64
 	for _, o := range ops {
-		if o.write && o.acked {
+		if o.write && o.acked && o.ret > from && o.ret < to {
 			rets = append(rets, o.ret)
 		}
 	}
 	slices.Sort(rets)
-	var gap, prev int64
-	for _, r := range append(rets, end) {
+	gap, prev := int64(0), from
+	for _, r := range append(rets, to) {
 		gap = max(gap, r-prev)
 		prev = r
 	}

@@ -15,10 +15,16 @@ var (
 	flagKeep     = flag.Bool("keep", false, "keep every cluster directory (data, logs), not only those of failed tests")
 )
 
-// built is the paxosd built for this test run (once, on first use).
-var built struct {
-	once sync.Once
+// builds are the binaries built for this test run, by command name (each
+// once, on first use).
+var builds struct {
+	mu   sync.Mutex
 	dir  string
+	bins map[string]*build
+}
+
+type build struct {
+	once sync.Once
 	path string
 	err  error
 }
@@ -26,8 +32,8 @@ var built struct {
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
+	if builds.dir != "" {
+		os.RemoveAll(builds.dir)
 	}
 	os.Exit(code)
 }
@@ -37,25 +43,52 @@ func TestMain(m *testing.M) {
 // PAXOS_E2E_PAXOSD names a binary to test instead.
 func paxosd(t testing.TB) string {
 	t.Helper()
-	built.once.Do(func() {
-		if p := os.Getenv("PAXOS_E2E_PAXOSD"); p != "" {
-			built.path, built.err = filepath.Abs(p)
+	return binary(t, "paxosd", "PAXOS_E2E_PAXOSD")
+}
+
+// paxosctl is paxosd's twin for paxosctl (PAXOS_E2E_PAXOSCTL).
+func paxosctl(t testing.TB) string {
+	t.Helper()
+	return binary(t, "paxosctl", "PAXOS_E2E_PAXOSCTL")
+}
+
+// binary returns the path of ./cmd/name built from this module, or the
+// binary the environment variable env names.
+func binary(t testing.TB, name, env string) string {
+	t.Helper()
+	builds.mu.Lock()
+	if builds.bins == nil {
+		builds.bins = map[string]*build{}
+	}
+	b := builds.bins[name]
+	if b == nil {
+		b = &build{}
+		builds.bins[name] = b
+	}
+	builds.mu.Unlock()
+	b.once.Do(func() {
+		if p := os.Getenv(env); p != "" {
+			b.path, b.err = filepath.Abs(p)
 			return
 		}
-		built.dir, built.err = os.MkdirTemp("", "paxos-e2e-bin-")
-		if built.err != nil {
+		builds.mu.Lock()
+		if builds.dir == "" {
+			builds.dir, b.err = os.MkdirTemp("", "paxos-e2e-bin-")
+		}
+		dir := builds.dir
+		builds.mu.Unlock()
+		if b.err != nil {
 			return
 		}
-		built.path = filepath.Join(built.dir, "paxosd")
-		cmd := exec.Command("go", "build", "-o", built.path, "github.com/paxos-go/paxos/cmd/paxosd")
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", b.path, "github.com/paxos-go/paxos/cmd/"+name)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build ./cmd/paxosd: %v\n%s", err, out)
-			return
+			b.err = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
 		}
 	})
-	if built.err != nil {
-		t.Fatal(built.err)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return built.path
+	return b.path
 }

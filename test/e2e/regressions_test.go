@@ -44,9 +44,13 @@ func TestE2EBugPausedLeaderBlocksClients(t *testing.T) {
 		mustSend(t, cl, fmt.Sprintf("before-%d", i))
 	}
 	leader := c.Leader(10 * time.Second)
+	st, err := proposerStatus(context.Background(), c.Node(leader))
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.Pause(leader)
 	defer c.Resume(leader)
-	t.Logf("paused the leader %s", leader)
+	t.Logf("paused the leader %s at ballot %d", leader, st.ProposalNumber)
 
 	const bound = 3 * time.Second
 	var wg sync.WaitGroup
@@ -73,9 +77,17 @@ func TestE2EBugPausedLeaderBlocksClients(t *testing.T) {
 		}
 	})
 	wg.Wait()
-	if newLeader, err := c.leaderNow(); err == nil {
-		t.Logf("the new leader is %s", newLeader)
+	// A running proposer leads now (Leader asks only those, so it is not
+	// the paused one), at a ballot above the paused leader's.
+	newLeader := c.Leader(bound)
+	now, err := proposerStatus(context.Background(), c.Node(newLeader))
+	if err != nil {
+		t.Fatal(err)
 	}
+	if now.ProposalNumber <= st.ProposalNumber {
+		t.Errorf("the new leader %s is at ballot %d, not above the paused leader's %d", newLeader, now.ProposalNumber, st.ProposalNumber)
+	}
+	t.Logf("the new leader is %s at ballot %d", newLeader, now.ProposalNumber)
 }
 
 // TestE2EBugPausedLearnerBlocksReads: GET /read on a client node "fails over
@@ -88,6 +100,18 @@ func TestE2EBugPausedLearnerBlocksReads(t *testing.T) {
 	skipInShort(t)
 	c := NewCluster(t, Options{})
 	mustSend(t, c.Node("client1"), "x")
+	// An acknowledged write reaches a learner's durable log on its next
+	// sync tick; the plain read below may serve a stale answer, so both
+	// learners must hold x before learner1 is paused.
+	for _, l := range c.Role("learner") {
+		eventually(t, 10*time.Second, func() error {
+			p, err := values(context.Background(), l)
+			if err == nil && len(p.Values) != 1 {
+				err = fmt.Errorf("%s holds %q, want [x]", l.Name, p.Values)
+			}
+			return err
+		})
+	}
 	c.Pause("learner1")
 	defer c.Resume("learner1")
 	const bound = 3 * time.Second
@@ -115,17 +139,29 @@ func TestE2EBugPausedLearnerBlocksReads(t *testing.T) {
 // runs out because the /propose handlers still wait for results the stopped
 // loop will never deliver; only when the process exits do the client nodes
 // retry at the new leader. Expected: the writes in flight are failed at once
-// (or handed over) and answered by the new leader, within about the SIGTERM
-// failover time (here: 1.5s).
+// (or handed over) and answered by the new leader as soon as it answers
+// anything: none later than sigtermLag after the first write a new leader
+// acknowledged (the stall made them about 2s later).
+//
+// The bound is on that difference, not on the time since the SIGTERM: how
+// soon a new leader is elected depends on how starved the machine is (on
+// two loaded cores the election alone took 2s, and a write in flight had
+// been waiting for a second before the SIGTERM), while the stall is the
+// same 2s whatever the load.
 func TestE2EBugSigtermLeaderStallsWrites(t *testing.T) {
 	skipInShort(t)
 	c := NewCluster(t, Options{})
 	leader := c.steadyLeader(10 * time.Second)
+	leaderID := uint64(c.Node(leader).ID)
 	ctx, stop := context.WithCancel(context.Background())
 	var signalled atomic.Int64 // UnixNano of the SIGTERM
 	var mu sync.Mutex
-	var slowest time.Duration
-	var inflight int
+	var takeover time.Time // the first acknowledgement by another proposer
+	type write struct {
+		name           string
+		sent, answered time.Time
+	}
+	var inflight []write
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -133,32 +169,48 @@ func TestE2EBugSigtermLeaderStallsWrites(t *testing.T) {
 				v := fmt.Sprintf("g%d-%d", g, i)
 				sent := time.Now()
 				rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				_, err := send(rctx, c.Role("client")[g%2], v, v)
+				res, err := send(rctx, c.Role("client")[g%2], v, v)
 				cancel()
-				if sig := signalled.Load(); sig != 0 && sent.UnixNano() < sig && time.Now().UnixNano() > sig {
-					mu.Lock()
-					inflight++
-					slowest = max(slowest, time.Since(sent))
-					mu.Unlock()
+				answered := time.Now()
+				mu.Lock()
+				if err == nil && res.ProposerID != leaderID && (takeover.IsZero() || answered.Before(takeover)) {
+					takeover = answered
+				}
+				if sig := signalled.Load(); sig != 0 && sent.UnixNano() < sig && answered.UnixNano() > sig {
+					inflight = append(inflight, write{v, sent, answered})
 					if err != nil {
 						t.Errorf("write %s in flight at the SIGTERM failed: %v", v, err)
 					}
 				}
+				mu.Unlock()
 			}
 		})
 	}
 	time.Sleep(500 * time.Millisecond) // let the writers get going
-	signalled.Store(time.Now().UnixNano())
+	sig := time.Now()
+	signalled.Store(sig.UnixNano())
 	exit, _ := timed(func() error { c.Stop(leader); return nil })
 	time.Sleep(3 * time.Second)
 	stop()
 	wg.Wait()
-	t.Logf("SIGTERM %s: it exited after %s; %d writes were in flight, the slowest took %s",
-		leader, exit.Round(time.Millisecond), inflight, slowest.Round(time.Millisecond))
-	if inflight == 0 {
+	if len(inflight) == 0 {
 		t.Fatal("no write was in flight at the SIGTERM")
 	}
-	if slowest > 1500*time.Millisecond {
-		t.Errorf("a write in flight at the leader's SIGTERM took %s (want within 1.5s)", slowest.Round(time.Millisecond))
+	if takeover.IsZero() {
+		t.Fatalf("no proposer but %s acknowledged a write in the 3s after its SIGTERM", leader)
+	}
+	last := inflight[0]
+	for _, w := range inflight {
+		if w.answered.After(last.answered) {
+			last = w
+		}
+	}
+	t.Logf("SIGTERM %s: it exited after %s; a new leader acknowledged a write %s after the SIGTERM; %d writes were in flight, the last answered %s after the SIGTERM (sent %s before it)",
+		leader, exit.Round(time.Millisecond), takeover.Sub(sig).Round(time.Millisecond), len(inflight),
+		last.answered.Sub(sig).Round(time.Millisecond), sig.Sub(last.sent).Round(time.Millisecond))
+	const sigtermLag = time.Second
+	if late := last.answered.Sub(takeover); late > sigtermLag {
+		t.Errorf("write %s, in flight at the leader's SIGTERM, was answered %s after a new leader acknowledged a write (want within %s)",
+			last.name, late.Round(time.Millisecond), sigtermLag)
 	}
 }

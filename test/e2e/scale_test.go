@@ -222,7 +222,9 @@ func chosenSlot(t *testing.T, n *Node) int64 {
 	return st.ChosenSlot
 }
 
-// metric reads one unlabelled-or-labelled sample of name from n's /metrics.
+// metric reads one sample of name from n's /metrics: the first whose name
+// is name, or, when name holds the first of its labels without the closing
+// brace (paxos_alarm{alarm="NOSPACE"), the first with those labels.
 func metric(t *testing.T, n *Node, name string) float64 {
 	t.Helper()
 	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(n.Monitor) + "/metrics")
@@ -233,7 +235,7 @@ func metric(t *testing.T, n *Node, name string) float64 {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+		if rest, ok := strings.CutPrefix(line, name); ok && rest != "" && strings.ContainsRune(" {,}", rune(rest[0])) {
 			f := strings.Fields(line)
 			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
 			return v

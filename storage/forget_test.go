@@ -1,0 +1,134 @@
+package storage
+
+import (
+	"fmt"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/paxos-go/paxos/replog"
+)
+
+// keys counts the keys of bucket b in the file of s.
+func keys[S any](t *testing.T, s *store[S], b []byte) int {
+	t.Helper()
+	n := 0
+	err := s.view(func(tx *bolt.Tx) error {
+		n = tx.Bucket(b).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The applied index keeps the dedup window only: after Forget and a Sync the
+// request IDs and records below the floor are gone from the file, the rest
+// answer as before, and a reopened index starts where it was (no replay)
+// and remembers what it forgot.
+func TestProposerForgetsOutsideDedupWindow(t *testing.T) {
+	path := tempPath(t, "p.db")
+	p := mustOpen(t, OpenProposer, path, nil)
+	if err := p.Apply(run(0, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Save(&replog.Ready{DedupFloor: 900}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		if n := keys(t, p.applied.l.s, bucketRequests); n != 100 {
+			t.Errorf("round %d: request index holds %d IDs, want 100 (slots 900..999)", round, n)
+		}
+		if n := keys(t, p.applied.l.s, bucketChosen); n != 100 {
+			t.Errorf("round %d: applied index holds %d records, want 100", round, n)
+		}
+		if s, ok, err := p.FirstSlot("r950"); err != nil || !ok || s != 950 {
+			t.Errorf("round %d: FirstSlot(r950) = %d, %v, %v; want 950", round, s, ok, err)
+		}
+		if s, ok, err := p.FirstSlot("r10"); err != nil || ok {
+			t.Errorf("round %d: FirstSlot(r10) = %d, %v, %v; want forgotten", round, s, ok, err)
+		}
+		if a, err := p.Applied(); err != nil || a != 1000 {
+			t.Errorf("round %d: Applied = %d, %v; want 1000", round, a, err)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		p = mustOpen(t, OpenProposer, path, nil)
+	}
+	// A request again outside its window is a first copy again: the index
+	// points at the new one, and forgetting the old slot keeps it.
+	again := chosen(1000, "r950", -1)
+	if err := p.Apply([]replog.ChosenEntry{again}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Save(&replog.Ready{DedupFloor: 960}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok, err := p.FirstSlot("r950"); err != nil || !ok || s != 1000 {
+		t.Errorf("FirstSlot(r950) = %d, %v, %v; want its new first copy 1000", s, ok, err)
+	}
+}
+
+// A learner's index forgets by bounded steps, and keeps its log: every
+// record stays readable.
+func TestLearnerForgetsInBoundedSteps(t *testing.T) {
+	file := mustOpen(t, OpenLearner, tempPath(t, "l.db"), &Options{NoSync: true})
+	b, err := NewBufferedLearner(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := uint64(maxForget + maxForget/2)
+	for from := uint64(0); from < n; from += 8192 {
+		if err := b.Append(run(from, min(from+8192, n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Save(&replog.Ready{DedupFloor: n}); err != nil { // as a learner's Ready says
+		t.Fatal(err)
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(t, file.s, bucketRequests); got != int(n)-maxForget {
+		t.Errorf("after one Sync the index holds %d IDs, want %d (one step of %d forgotten)", got, int(n)-maxForget, maxForget)
+	}
+	if err := b.Sync(); err != nil { // nothing new to write: forgets on
+		t.Fatal(err)
+	}
+	if got := keys(t, file.s, bucketRequests); got != 0 {
+		t.Errorf("after two Syncs the index holds %d IDs, want 0", got)
+	}
+	if got := keys(t, file.s, bucketChosen); got != int(n) {
+		t.Errorf("the learner's log holds %d records, want all %d", got, n)
+	}
+	if _, ok, _ := b.FirstSlot(fmt.Sprint("r", n-1)); ok {
+		t.Errorf("the last request ID is still indexed")
+	}
+}
+
+// A Sync with nothing to write or forget touches no file, so one that runs
+// beside a shutdown (the proposer syncs its applied index each tick) does
+// not fail on the closed file.
+func TestIdleSyncAfterClose(t *testing.T) {
+	p := mustOpen(t, OpenProposer, tempPath(t, "p.db"), nil)
+	if err := p.Apply(run(0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Save(&replog.Ready{DedupFloor: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil { // syncs and forgets
+		t.Fatal(err)
+	}
+	if err := p.Sync(); err != nil {
+		t.Errorf("an idle Sync after Close = %v, want nil", err)
+	}
+}
