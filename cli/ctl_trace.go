@@ -105,13 +105,13 @@ func runTrace(c *cli.Context) error {
 	}
 	var merged server.MergedTrace
 	if c.Bool("election") {
-		traces := tc.gather(ctx, nodes, url.Values{"type": {"prepare"}, "latest": {"1"}})
+		traces := tc.gather(ctx, nodes, server.ElectionFind())
 		if err := noTraces(traces); err != nil {
 			return failed("trace", err)
 		}
 		b, ok := server.ElectionBallot(traces)
 		if !ok {
-			return failed("trace", fmt.Errorf("no prepare in the nodes' traces: no election since they started, or it left their rings"))
+			return failed("trace", fmt.Errorf("no promise in the nodes' traces: no election since they started, or it left their rings"))
 		}
 		traces = tc.gather(ctx, nodes, url.Values{"ballot": {strconv.FormatUint(uint64(b), 10)}, "limit": {"400"}})
 		merged = server.MergeTraces(server.ElectionEvents(traces), nil)

@@ -103,13 +103,13 @@ func (s *Server) clusterTrace(ctx context.Context, v url.Values) (MergedTrace, e
 	return MergeTraces(traces, &slot), nil
 }
 
-// electionTraces gathers the events of the last election: the highest
-// ballot any node prepared, then every node's events at that ballot.
+// electionTraces gathers the events of the last election (ElectionBallot),
+// then every node's events at its ballot.
 func (s *Server) electionTraces(ctx context.Context) ([]GatheredTrace, replog.Ballot, error) {
-	traces := s.gatherTraces(ctx, url.Values{"type": {"prepare"}, "latest": {"1"}}, traceQuery{typ: replog.MsgPrepare, latest: 1})
+	traces := s.gatherTraces(ctx, ElectionFind(), traceQuery{typ: replog.MsgPromise, latest: electionFindLatest})
 	b, ok := ElectionBallot(traces)
 	if !ok {
-		return nil, 0, fmt.Errorf("%w: no prepare in the traces (no election since the nodes started, or it left the rings)", ErrNotFound)
+		return nil, 0, fmt.Errorf("%w: no promise in the traces (no election since the nodes started, or it left the rings)", ErrNotFound)
 	}
 	traces = s.gatherTraces(ctx, url.Values{"ballot": {strconv.FormatUint(uint64(b), 10)}, "limit": {"400"}}, traceQuery{ballot: &b, limit: 400})
 	return traces, b, nil

@@ -3,7 +3,9 @@ package server
 import (
 	"container/heap"
 	"math"
+	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/paxos-go/paxos/replog"
 )
@@ -391,18 +393,51 @@ func (h *evHeap) Pop() any {
 	return x
 }
 
-// ElectionBallot returns the highest ballot among the prepares in traces:
-// the last Phase 1 (false when there is none).
+// electionFindLatest is how many of its latest promises each node is asked
+// for to find the last election (ElectionFind).
+const electionFindLatest = 32
+
+// ElectionFind is the GET /trace query that finds the last election:
+// each node's latest promises, sent or received. ElectionBallot reads the
+// answers.
+func ElectionFind() url.Values {
+	return url.Values{"type": {"promise"}, "latest": {strconv.Itoa(electionFindLatest)}}
+}
+
+// ElectionBallot returns the ballot of the last election that was won: the
+// highest ballot at which its proposer received promises from a quorum of
+// distinct acceptors. A campaign the acceptors refused (a proposer whose
+// timer fired while the leader was alive gets nacks) is not an election,
+// even when its ballot is higher. When no ballot has a quorum in the
+// traces (the promises left the rings), the highest promised ballot is
+// returned; false when there is no promise at all.
 func ElectionBallot(traces []GatheredTrace) (replog.Ballot, bool) {
-	var b replog.Ballot
+	quorum := 0
+	from := map[replog.Ballot]map[replog.ID]bool{}
+	var highest, won replog.Ballot
 	for i := range traces {
+		quorum = max(quorum, traces[i].Quorum)
 		for _, e := range traces[i].Events {
-			if e.Type == "MsgPrepare" && e.Ballot > b {
-				b = e.Ballot
+			if e.Type != "MsgPromise" {
+				continue
+			}
+			highest = max(highest, e.Ballot)
+			if e.Kind != TraceRecv || e.To != e.Ballot.Proposer() || traces[i].Node.ID != e.To {
+				continue
+			}
+			if from[e.Ballot] == nil {
+				from[e.Ballot] = map[replog.ID]bool{}
+			}
+			from[e.Ballot][e.From] = true
+			if len(from[e.Ballot]) >= max(quorum, 1) {
+				won = max(won, e.Ballot)
 			}
 		}
 	}
-	return b, b != 0
+	if won != 0 {
+		return won, true
+	}
+	return highest, highest != 0
 }
 
 // ElectionEvents keeps, of events at the ballot of an election, Phase 1
