@@ -102,8 +102,10 @@ func (s *store[S]) run(batch []*request[S], state *S) (err error) {
 		return commitError(s.path, err)
 	}
 	s.synced()
+	now := time.Now()
 	if s.onCommit != nil {
-		s.onCommit(time.Since(start), slots)
+		s.onCommit(now.Sub(start), slots)
 	}
+	s.unmapIdle(now)
 	return nil
 }

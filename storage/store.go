@@ -19,6 +19,11 @@ type store[S any] struct {
 	path     string
 	onCommit func(time.Duration, int)
 
+	// unmapped is when the commit leader last dropped the file's pages
+	// from the process's resident set (unmapIdle); only the commit
+	// leader uses it.
+	unmapped time.Time
+
 	mu      sync.Mutex
 	state   S // the committed meta values
 	closed  bool
@@ -71,7 +76,35 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	s.synced()
+	s.unmapped = time.Now()
 	return s, nil
+}
+
+// unmapEvery is how often a store drops its file's pages from the
+// process's resident set.
+//
+// bbolt reads through a shared mapping of the whole file, so every page a
+// transaction touches stays in the resident set (RSS) until the kernel
+// needs the memory back. A learner's request-ID index is written at random
+// keys: over 10 million slots its whole 2 GiB file became resident, and the
+// node looked like it held 2 GiB although the kernel could reclaim all of
+// it. Dropping the mapping once a second keeps a node's RSS to what it
+// uses (its heap, and the pages of the last second); the pages stay in the
+// page cache, so reading them again costs a minor fault, not a disk read.
+const unmapEvery = time.Second
+
+// unmapIdle drops the file's pages from the resident set when unmapEvery
+// has passed since the last time. It runs in a read transaction, which
+// keeps bbolt from remapping the file meanwhile. An error is ignored: the
+// pages then stay resident, as they would without this.
+func (s *store[S]) unmapIdle(now time.Time) {
+	if now.Sub(s.unmapped) < unmapEvery {
+		return
+	}
+	s.unmapped = now
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		return unmapPages(tx.DB().Info().Data, uintptr(tx.Size()))
+	})
 }
 
 // openError wraps an error of bolt.Open.

@@ -1,0 +1,96 @@
+package storage
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paxos-go/paxos/replog"
+)
+
+// mappedRSS returns how many bytes of the file at path are resident in this
+// process's mappings (the Rss lines of /proc/self/smaps for that file).
+func mappedRSS(t *testing.T, path string) int64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rss int64
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			in = strings.HasSuffix(line, " "+path)
+			continue
+		}
+		if in && len(fields) == 3 && fields[0] == "Rss:" {
+			kb, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil {
+				t.Fatalf("smaps: %q: %v", line, err)
+			}
+			rss += kb << 10
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rss
+}
+
+// TestStoreUnmapsIdlePages: a store that read its whole file keeps only the
+// pages of the last second mapped: once unmapEvery has passed, the next
+// commit drops the rest from the resident set (#13: a learner's 2 GiB file
+// counted in its RSS), and every value still reads back.
+func TestStoreUnmapsIdlePages(t *testing.T) {
+	path := tempPath(t, "learner.db")
+	l := mustOpen(t, OpenLearner, path, &Options{NoSync: true})
+	defer l.Close()
+	const n, size = 8000, 4 << 10
+	value := strings.Repeat("v", size)
+	var all []replog.ChosenEntry
+	for s := uint64(0); s < n; s++ {
+		c := chosen(s, "r"+strconv.FormatUint(s, 10), -1)
+		c.Command.Value = value
+		all = append(all, c)
+	}
+	for i := 0; i < n; i += 500 {
+		if err := l.Append(all[i : i+500]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readAll := func() {
+		t.Helper()
+		got, err := l.Chosen(0, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n {
+			t.Fatalf("read back %d entries, want %d", len(got), n)
+		}
+		for i := range got {
+			if got[i].Slot != uint64(i) || got[i].Command.Value != value {
+				t.Fatalf("entry %d: slot %d, value of %d bytes", i, got[i].Slot, len(got[i].Command.Value))
+			}
+		}
+	}
+	readAll()
+	before := mappedRSS(t, path)
+	if before < n*size/2 {
+		t.Fatalf("after reading %d values of %d bytes, %d bytes of the file are resident: the test cannot see the unmapping", n, size, before)
+	}
+	l.s.unmapped = time.Now().Add(-unmapEvery)
+	if err := l.Append([]replog.ChosenEntry{chosen(n, "last", -1)}); err != nil {
+		t.Fatal(err)
+	}
+	if after := mappedRSS(t, path); after > 1<<20 {
+		t.Fatalf("after a commit past unmapEvery: %d bytes of the file still resident (before: %d), want at most 1 MiB", after, before)
+	}
+	readAll()
+}
