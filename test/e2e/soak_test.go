@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ var (
 		"run TestE2ESoak with a log of this many slots (also PAXOS_SOAK=SLOTS; issue 13 asks for 10000000)")
 	flagSoakSilence = flag.Int("soak-silence-ticks", 100,
 		"TestE2ESoak: LEARNER_SILENCE_TICKS of the cluster (5 s at the 50 ms tick), so acceptors compact past the dead learner")
+	flagSoakEnv = flag.String("soak-env", "",
+		"TestE2ESoak: more KEY=VALUE settings for every node, comma-separated (e.g. GOMEMLIMIT=off for an A/B of paxosd's memory limit)")
 )
 
 // TestE2ESoak is issue 13's long life on real processes: -soak slots of
@@ -47,7 +50,11 @@ func TestE2ESoak(t *testing.T) {
 	if slots < 1000 {
 		t.Skip("soak; run with -soak SLOTS or PAXOS_SOAK=SLOTS (at least 1000)")
 	}
-	c := NewCluster(t, Options{Env: []string{fmt.Sprintf("LEARNER_SILENCE_TICKS=%d", *flagSoakSilence)}})
+	env := []string{fmt.Sprintf("LEARNER_SILENCE_TICKS=%d", *flagSoakSilence)}
+	if *flagSoakEnv != "" {
+		env = append(env, strings.Split(*flagSoakEnv, ",")...)
+	}
+	c := NewCluster(t, Options{Env: env})
 	leader := c.Node(c.Leader(20 * time.Second))
 	mem := watchMemory(c)
 
