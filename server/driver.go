@@ -28,6 +28,11 @@ type driver struct {
 
 	inbox chan func()
 
+	// saving is how long the saves of the current loop iteration took;
+	// slowLogged is when a slow iteration was last logged (slowLoop).
+	saving     time.Duration
+	slowLogged time.Time
+
 	mu     sync.Mutex
 	failed error // set when persisting failed: the node stops taking part
 	paused error // set while a full disk keeps the node out (diskFull)
@@ -156,10 +161,12 @@ func (d *driver) run(ctx context.Context) {
 	t := time.NewTicker(d.tick)
 	defer t.Stop()
 	for {
+		var start time.Time
 		select {
 		case <-ctx.Done():
 			return
 		case f := <-d.inbox:
+			start = time.Now()
 			d.safely(f)
 			// Take everything already queued into this batch.
 			for drained := 0; drained < inboxSize; drained++ {
@@ -172,16 +179,43 @@ func (d *driver) run(ctx context.Context) {
 				break
 			}
 		case <-t.C:
+			start = time.Now()
 			d.safely(d.core.Tick)
 			if d.onTick != nil {
 				d.safely(d.onTick)
 			}
 		}
+		d.saving = 0
 		d.safely(d.flush)
 		if d.observe != nil {
 			d.observe()
 		}
+		d.slow(start)
 	}
+}
+
+// slowLoopTicks: a loop iteration that takes this many ticks is logged
+// (at most once per slowLoopLogEvery). Nothing else runs on the loop
+// meanwhile: a leader sends no heartbeat and no accept, and one busy for
+// half an election timeout (replog.Config.ElectionTicks) loses its
+// acceptors' support, so a follower's campaign can depose it.
+const (
+	slowLoopTicks    = 4
+	slowLoopLogEvery = 5 * time.Second
+)
+
+// slow logs the loop iteration that started at start when it took
+// slowLoopTicks ticks or more, with how much of it went to saving.
+func (d *driver) slow(start time.Time) {
+	now := time.Now()
+	took := now.Sub(start)
+	if took < slowLoopTicks*d.tick || now.Sub(d.slowLogged) < slowLoopLogEvery || d.log == nil {
+		return
+	}
+	d.slowLogged = now
+	d.log.Warn("the node's loop was busy: it sent and received nothing meanwhile",
+		"took", took.Round(time.Millisecond), "saving", d.saving.Round(time.Millisecond),
+		"ticks", int(took/d.tick))
 }
 
 // safely runs f; a panic (the state machine found a broken safety
@@ -206,7 +240,10 @@ func (d *driver) flush() {
 			continue
 		}
 		d.trace.persist(TracePersistStart, &rd)
-		if err := d.save(&rd); err != nil {
+		saveStart := time.Now()
+		err := d.save(&rd)
+		d.saving += time.Since(saveStart)
+		if err != nil {
 			if errors.Is(err, storage.ErrDiskFull) && d.diskFull != nil && d.diskFull(err) {
 				d.pause(err)
 			} else {

@@ -77,7 +77,8 @@ func TestProposerForgetsOutsideDedupWindow(t *testing.T) {
 	}
 }
 
-// A learner's index forgets by bounded steps, and keeps its log: every
+// A learner's index forgets by bounded steps (minForget when nothing is
+// appended, as many as are appended otherwise), and keeps its log: every
 // record stays readable.
 func TestLearnerForgetsInBoundedSteps(t *testing.T) {
 	file := mustOpen(t, OpenLearner, tempPath(t, "l.db"), &Options{NoSync: true})
@@ -85,31 +86,47 @@ func TestLearnerForgetsInBoundedSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := uint64(maxForget + maxForget/2)
-	for from := uint64(0); from < n; from += 8192 {
-		if err := b.Append(run(from, min(from+8192, n))); err != nil {
-			t.Fatal(err)
+	indexed := func(want int, when string) {
+		t.Helper()
+		if got := keys(t, file.s, bucketRequests); got != want {
+			t.Errorf("%s the index holds %d IDs, want %d", when, got, want)
 		}
 	}
-	if err := b.Save(&replog.Ready{DedupFloor: n}); err != nil { // as a learner's Ready says
+	n := uint64(minForget + minForget/2)
+	if err := b.Append(run(0, n)); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if got := keys(t, file.s, bucketRequests); got != int(n)-maxForget {
-		t.Errorf("after one Sync the index holds %d IDs, want %d (one step of %d forgotten)", got, int(n)-maxForget, maxForget)
-	}
-	if err := b.Sync(); err != nil { // nothing new to write: forgets on
+	if err := b.Save(&replog.Ready{DedupFloor: n}); err != nil { // as a learner's Ready says
 		t.Fatal(err)
 	}
-	if got := keys(t, file.s, bucketRequests); got != 0 {
-		t.Errorf("after two Syncs the index holds %d IDs, want 0", got)
+	if err := b.Sync(); err != nil { // nothing new to write: one step of minForget
+		t.Fatal(err)
 	}
-	if got := keys(t, file.s, bucketChosen); got != int(n) {
-		t.Errorf("the learner's log holds %d records, want all %d", got, n)
+	indexed(int(n)-minForget, fmt.Sprintf("after one Sync with nothing appended (a step of %d)", minForget))
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
 	}
-	if _, ok, _ := b.FirstSlot(fmt.Sprint("r", n-1)); ok {
+	indexed(0, "after two Syncs")
+	// A write of more than minForget entries forgets as many: the index
+	// stays at the window however fast the log grows.
+	m := n + 3*minForget
+	if err := b.Append(run(n, m)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(&replog.Ready{DedupFloor: m}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	indexed(0, fmt.Sprintf("after a Sync of %d entries, all below the window", m-n))
+	if got := keys(t, file.s, bucketChosen); got != int(m) {
+		t.Errorf("the learner's log holds %d records, want all %d", got, m)
+	}
+	if _, ok, _ := b.FirstSlot(fmt.Sprint("r", m-1)); ok {
 		t.Errorf("the last request ID is still indexed")
 	}
 }

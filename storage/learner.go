@@ -192,9 +192,18 @@ type forget struct {
 	records bool
 }
 
-// maxForget bounds the slots one write forgets, so the commit stays small;
-// the next write goes on from there.
-const maxForget = 65536
+// minForget and the entries a write appends bound the slots it forgets:
+// max(minForget, appended). Forgetting deletes request IDs at random keys
+// of the index, so each one touches a page of the file: a small bound
+// keeps the commit short and the pages it maps few (unmapEvery), and
+// forgetting at least as many slots as are appended keeps the index from
+// growing past the dedup window, however fast the log grows. The next
+// writes go on from there.
+const minForget = 4096
+
+// forgetLimit is how many slots a write that appends appended entries
+// forgets at most.
+func forgetLimit(appended int) uint64 { return uint64(max(minForget, appended)) }
 
 // forgets reports whether a write would forget anything of what f asks.
 func (l *Learner) forgets(f forget) bool {
@@ -223,7 +232,7 @@ func (l *Learner) write(entries []replog.ChosenEntry, f forget) error {
 			return err
 		}
 		meta := tx.Bucket(bucketMeta)
-		if err := st.forget(tx, f); err != nil {
+		if err := st.forget(tx, f, forgetLimit(len(entries))); err != nil {
 			return err
 		}
 		if err := putUint64(meta, keyCommit, st.commit); err != nil {
@@ -234,10 +243,10 @@ func (l *Learner) write(entries []replog.ChosenEntry, f forget) error {
 }
 
 // forget deletes from the request index the first copies of the slots from
-// st.forgotten up to f.below (at most maxForget slots, and none the log
-// does not hold yet), and their chosen records when f.records.
-func (st *learnerState) forget(tx *bolt.Tx, f forget) error {
-	end := min(f.below, st.commit, st.forgotten+maxForget)
+// st.forgotten up to f.below (at most limit slots, and none the log does
+// not hold yet), and their chosen records when f.records.
+func (st *learnerState) forget(tx *bolt.Tx, f forget, limit uint64) error {
+	end := min(f.below, st.commit, st.forgotten+limit)
 	if end <= st.forgotten {
 		return nil
 	}
@@ -277,7 +286,7 @@ func (st *learnerState) forget(tx *bolt.Tx, f forget) error {
 func (l *Learner) Save(rd *replog.Ready) error { return saveLearnerReady(l, rd) }
 
 // Forget deletes the request IDs of first copies below slot below
-// (replog.Ready.DedupFloor), at most maxForget slots of them, in a commit
+// (replog.Ready.DedupFloor), at most minForget slots of them, in a commit
 // of its own (a BufferedLearner does it in the commit of its next Sync).
 func (l *Learner) Forget(below uint64) error { return l.write(nil, forget{below: below}) }
 

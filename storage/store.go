@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,10 +20,9 @@ type store[S any] struct {
 	path     string
 	onCommit func(time.Duration, int)
 
-	// unmapped is when the commit leader last dropped the file's pages
-	// from the process's resident set (unmapIdle); only the commit
-	// leader uses it.
-	unmapped time.Time
+	// unmapped is when the file's pages were last dropped from the
+	// process's resident set (unmapIdle), in Unix nanoseconds.
+	unmapped atomic.Int64
 
 	mu      sync.Mutex
 	state   S // the committed meta values
@@ -76,7 +76,7 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	s.synced()
-	s.unmapped = time.Now()
+	s.unmapped.Store(time.Now().UnixNano())
 	return s, nil
 }
 
@@ -86,22 +86,25 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 // bbolt reads through a shared mapping of the whole file, so every page a
 // transaction touches stays in the resident set (RSS) until the kernel
 // needs the memory back. A learner's request-ID index is written at random
-// keys: over 10 million slots its whole 2 GiB file became resident, and the
-// node looked like it held 2 GiB although the kernel could reclaim all of
-// it. Dropping the mapping once a second keeps a node's RSS to what it
-// uses (its heap, and the pages of the last second); the pages stay in the
-// page cache, so reading them again costs a minor fault, not a disk read.
-const unmapEvery = time.Second
+// keys and a learner serving a catch-up reads its whole log: over 10
+// million slots a learner's RSS reached 2.3 GiB of file pages, although
+// the kernel could take back all of it. After a commit or a read, once
+// unmapEvery has passed, the store drops its mapping: the RSS is then the
+// node's own memory and the pages touched in the last unmapEvery. The
+// pages stay in the page cache, so touching them again costs a minor
+// fault, not a disk read.
+const unmapEvery = 100 * time.Millisecond
 
 // unmapIdle drops the file's pages from the resident set when unmapEvery
 // has passed since the last time. It runs in a read transaction, which
-// keeps bbolt from remapping the file meanwhile. An error is ignored: the
-// pages then stay resident, as they would without this.
+// keeps bbolt from remapping the file meanwhile; other transactions may
+// run: they map again what they touch. An error is ignored: the pages
+// then stay resident, as they would without this.
 func (s *store[S]) unmapIdle(now time.Time) {
-	if now.Sub(s.unmapped) < unmapEvery {
+	last := s.unmapped.Load()
+	if now.UnixNano()-last < int64(unmapEvery) || !s.unmapped.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	s.unmapped = now
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		return unmapPages(tx.DB().Info().Data, uintptr(tx.Size()))
 	})
@@ -164,6 +167,7 @@ func (s *store[S]) view(fn func(*bolt.Tx) error) (err error) {
 		}
 		return fmt.Errorf("storage: %s: %w", s.path, err)
 	}
+	s.unmapIdle(time.Now())
 	return nil
 }
 

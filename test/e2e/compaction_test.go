@@ -18,8 +18,7 @@ func TestE2ECompactionPastDeadLearner(t *testing.T) {
 	const silenceTicks, compactEvery = 50, 100 // 1 s at a 20 ms tick
 	c := NewCluster(t, Options{Tick: 20 * time.Millisecond,
 		Env: []string{fmt.Sprintf("LEARNER_SILENCE_TICKS=%d", silenceTicks), fmt.Sprintf("COMPACT_EVERY=%d", compactEvery)}})
-	leader := c.Node(c.Leader(20 * time.Second))
-	fill(t, leader, 2000)
+	fill(t, c, 2000)
 	var held int64
 	eventually(t, 30*time.Second, func() error {
 		l1, l2 := chosenSlot(t, c.Node("learner1")), chosenSlot(t, c.Node("learner2"))
@@ -32,7 +31,7 @@ func TestE2ECompactionPastDeadLearner(t *testing.T) {
 	c.Kill("learner2")
 	t.Logf("SIGKILL learner2, which served slots up to %d", held)
 
-	fill(t, leader, 5000)
+	fill(t, c, 5000)
 	eventually(t, 60*time.Second, func() error {
 		for _, a := range c.Role("acceptor") {
 			if got := int64(metric(t, a, "paxos_compacted_slot")); got <= held+1 {

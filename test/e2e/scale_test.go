@@ -63,9 +63,9 @@ func TestE2EScale(t *testing.T) {
 
 	missed := slots / 10
 	start := time.Now()
-	fill(t, leader, slots-missed)
+	fill(t, c, slots-missed)
 	c.Stop("learner2")
-	fill(t, leader, missed)
+	fill(t, c, missed)
 	r.LoadSlotsPerS = float64(slots) / time.Since(start).Seconds()
 	t.Logf("filled %d slots in %s (%.0f slots/s through /propose-batch)", slots, time.Since(start).Round(time.Second), r.LoadSlotsPerS)
 
@@ -159,10 +159,14 @@ func closedLoop(t *testing.T, n *Node, workers int, d time.Duration) float64 {
 	return float64(acked.Load()) / d.Seconds()
 }
 
-// fill appends count slots through POST /propose-batch at the leader, from
-// four posters of 1,000 commands each.
-func fill(t *testing.T, leader *Node, count int) {
+// fill appends count slots through POST /propose-batch at c's leader, from
+// four posters of 1,000 commands each. A 409 (the leader changed: a
+// follower's campaign won) sends the batch again, same request IDs, to the
+// new leader, as a client would.
+func fill(t *testing.T, c *Cluster, count int) {
 	t.Helper()
+	var leader atomic.Pointer[Node]
+	leader.Store(c.Node(c.Leader(20 * time.Second)))
 	const batch = 1000
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -187,13 +191,18 @@ func fill(t *testing.T, leader *Node, count int) {
 				}
 				b.WriteString(`]}`)
 				for attempt := 0; ; attempt++ {
-					resp, err := hc.Post(leader.URL()+"/propose-batch", "application/json", bytes.NewReader(b.Bytes()))
+					resp, err := hc.Post(leader.Load().URL()+"/propose-batch", "application/json", bytes.NewReader(b.Bytes()))
 					if err == nil {
 						resp.Body.Close()
 						if resp.StatusCode == http.StatusOK {
 							break
 						}
 						err = fmt.Errorf("status %s", resp.Status)
+						if resp.StatusCode == http.StatusConflict {
+							if name, lerr := c.leaderNow(); lerr == nil {
+								leader.Store(c.byName[name])
+							}
+						}
 					}
 					if attempt == 20 {
 						failed.Store(err)

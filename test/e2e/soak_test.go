@@ -67,10 +67,21 @@ func TestE2ESoak(t *testing.T) {
 		CatchupSlotsPerS   float64              `json:"learner2_catchup_slots_per_s"`
 		AcceptorDirMaxByte int64                `json:"acceptor_data_dir_bytes_max"`
 		RSS                map[string]roleBytes `json:"rss_max_by_role"`
+		// Leaders lists each proposer that led, in order: more than one
+		// means a follower's campaign deposed a live leader.
+		Leaders []string `json:"leaders"`
 	}
-	r := result{Slots: slots}
+	r := result{Slots: slots, Leaders: []string{leader.Name}}
+	// lead finds the leader after a fill (a campaign may have won).
+	lead := func() {
+		if leader = c.Node(c.Leader(20 * time.Second)); leader.Name != r.Leaders[len(r.Leaders)-1] {
+			r.Leaders = append(r.Leaders, leader.Name)
+			t.Logf("the leader is now %s: a follower's campaign won", leader.Name)
+		}
+	}
 	tenth := slots / 10
-	fill(t, leader, tenth)
+	fill(t, c, tenth)
+	lead()
 	r.WritesPerSAt10 = closedLoop(t, leader, 64, 5*time.Second)
 	t.Logf("at %d slots: %.0f writes/s", tenth, r.WritesPerSAt10)
 
@@ -78,7 +89,7 @@ func TestE2ESoak(t *testing.T) {
 	c.Kill("learner2")
 	t.Logf("SIGKILL learner2, which served slots up to %d", had)
 	for done := tenth; done < 9*tenth; done += tenth {
-		fill(t, leader, min(tenth, 9*tenth-done))
+		fill(t, c, min(tenth, 9*tenth-done))
 		dirs := acceptorDirs(t, c)
 		r.AcceptorDirMaxByte = max(r.AcceptorDirMaxByte, dirs)
 		var compacted, kept float64
@@ -91,6 +102,7 @@ func TestE2ESoak(t *testing.T) {
 		t.Logf("learner1 at slot %d: acceptors compacted below %.0f at least, keep up to %.0f entries; data dirs up to %.1f MiB",
 			chosenSlot(t, c.Node("learner1")), compacted, kept, float64(dirs)/(1<<20))
 	}
+	lead()
 	r.WritesPerSAt90 = closedLoop(t, leader, 64, 5*time.Second)
 	r.At90OverAt10 = r.WritesPerSAt90 / r.WritesPerSAt10
 	t.Logf("at %d slots: %.0f writes/s (%.2f of the rate at 10%%)", 9*tenth, r.WritesPerSAt90, r.At90OverAt10)
@@ -117,7 +129,8 @@ func TestE2ESoak(t *testing.T) {
 	r.CatchupSlotsPerS = float64(r.CatchupSlots) / time.Since(start).Seconds()
 	t.Logf("learner2 caught up %d slots in %s: %.0f slots/s", r.CatchupSlots, time.Since(start).Round(time.Millisecond), r.CatchupSlotsPerS)
 
-	fill(t, leader, slots-9*tenth)
+	fill(t, c, slots-9*tenth)
+	lead()
 	r.AcceptorDirMaxByte = max(r.AcceptorDirMaxByte, acceptorDirs(t, c))
 	st, err = proposerStatus(context.Background(), leader)
 	if err != nil {
@@ -132,6 +145,7 @@ func TestE2ESoak(t *testing.T) {
 			float64(b.Anon)/(1<<20), float64(b.File)/(1<<20), float64(b.Total)/(1<<20))
 	}
 	t.Logf("acceptor data dirs: up to %.1f MiB", float64(r.AcceptorDirMaxByte)/(1<<20))
+	t.Logf("leaders, in order: %s", strings.Join(r.Leaders, ", "))
 	if out := os.Getenv("PAXOS_SOAK_OUT"); out != "" {
 		data, _ := json.MarshalIndent(r, "", "  ")
 		if err := os.WriteFile(out, data, 0o644); err != nil {
