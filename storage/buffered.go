@@ -10,11 +10,21 @@ import (
 var _ replog.LearnerStorage = (*BufferedLearner)(nil)
 
 // maxPending and maxPendingBytes bound what a BufferedLearner holds in
-// memory: an Append that brings it over either writes everything at once.
+// memory: an Append that brings it to either waits for a Sync to write
+// everything. At a quarter of either, an Append writes everything at once
+// unless a Sync is already running: a proposer's loop, which appends its
+// applied index, then goes on (and keeps its leadership) while a slow disk
+// finishes the Sync beside it.
 const (
-	maxPending      = 16384
+	maxPending      = 65536
 	maxPendingBytes = 64 << 20
 )
+
+// maxCommitEntries bounds the entries of one commit of Sync (a Sync of more
+// makes several): each entry inserts a request ID at a random key of the
+// index and may forget another (forgetLimit), so this bounds the pages one
+// commit touches, in memory (bbolt's dirty nodes) and in the mapping.
+const maxCommitEntries = 4096
 
 // BufferedLearner is a Learner whose Appends stay in memory until Sync
 // writes them all in one commit (fsynced, unless the file was opened with
@@ -88,9 +98,14 @@ func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
 	b.pending = append(b.pending, entries...)
 	b.commit = st.commit + uint64(len(entries))
 	full := len(b.pending) >= maxPending || b.bytes >= maxPendingBytes
+	soon := len(b.pending) >= maxPending/4 || b.bytes >= maxPendingBytes/4
 	b.mu.Unlock()
-	if full {
+	switch {
+	case full:
 		return b.Sync()
+	case soon && b.syncMu.TryLock():
+		defer b.syncMu.Unlock()
+		return b.syncLocked()
 	}
 	return nil
 }
@@ -109,26 +124,40 @@ func (b *BufferedLearner) Forget(below uint64) error {
 // after the next Sync.
 func (b *BufferedLearner) Save(rd *replog.Ready) error { return saveLearnerReady(b, rd) }
 
-// Sync writes every buffered entry to the file in one commit and returns
-// once it is durable.
+// Sync writes every buffered entry to the file, in commits of at most
+// maxCommitEntries, and returns once they are durable.
 func (b *BufferedLearner) Sync() error {
 	b.syncMu.Lock()
 	defer b.syncMu.Unlock()
+	return b.syncLocked()
+}
+
+// syncLocked is Sync; the caller holds syncMu.
+func (b *BufferedLearner) syncLocked() error {
 	b.mu.Lock()
 	batch, f := b.pending, b.forget
 	b.mu.Unlock()
 	if len(batch) == 0 && !b.l.forgets(f) {
 		return nil // nothing to write: not even a closed file is an error
 	}
-	if err := b.l.write(batch, f); err != nil {
-		return fmt.Errorf("%w (%d buffered entries not written)", err, len(batch))
+	for first := true; first || len(batch) > 0; first = false {
+		chunk := batch[:min(len(batch), maxCommitEntries)]
+		if err := b.l.write(chunk, f); err != nil {
+			return fmt.Errorf("%w (%d buffered entries not written)", err, len(batch))
+		}
+		batch = batch[len(chunk):]
+		if len(chunk) > 0 {
+			b.written(chunk)
+		}
 	}
-	if len(batch) == 0 {
-		return nil
-	}
+	return nil
+}
+
+// written drops chunk, just written to the file, from the front of pending.
+func (b *BufferedLearner) written(chunk []replog.ChosenEntry) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, e := range batch {
+	for _, e := range chunk {
 		b.bytes -= len(e.Command.Value) + len(e.Command.RequestID)
 		if e.IsValue() {
 			b.values--
@@ -137,12 +166,11 @@ func (b *BufferedLearner) Sync() error {
 			delete(b.first, e.Command.RequestID)
 		}
 	}
-	b.pending = b.pending[len(batch):]
+	b.pending = b.pending[len(chunk):]
 	if len(b.pending) == 0 {
 		b.pending = nil
 	}
 	b.gen++
-	return nil
 }
 
 // Synced returns the counters of the log as far as Sync has made it durable

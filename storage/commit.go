@@ -106,6 +106,6 @@ func (s *store[S]) run(batch []*request[S], state *S) (err error) {
 	if s.onCommit != nil {
 		s.onCommit(now.Sub(start), slots)
 	}
-	s.unmapIdle(now)
+	s.unmapIdle(now, slots >= unmapSlots)
 	return nil
 }

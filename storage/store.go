@@ -95,14 +95,19 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 // fault, not a disk read.
 const unmapEvery = 100 * time.Millisecond
 
+// unmapSlots: a commit of at least this many slots drops the file's pages
+// at once, whenever the last time was: its random request IDs touched that
+// many pages of the index (maxCommitEntries bounds them).
+const unmapSlots = 1024
+
 // unmapIdle drops the file's pages from the resident set when unmapEvery
-// has passed since the last time. It runs in a read transaction, which
+// has passed since the last time, or at once when big. It runs in a read transaction, which
 // keeps bbolt from remapping the file meanwhile; other transactions may
 // run: they map again what they touch. An error is ignored: the pages
 // then stay resident, as they would without this.
-func (s *store[S]) unmapIdle(now time.Time) {
+func (s *store[S]) unmapIdle(now time.Time, big bool) {
 	last := s.unmapped.Load()
-	if now.UnixNano()-last < int64(unmapEvery) || !s.unmapped.CompareAndSwap(last, now.UnixNano()) {
+	if !big && now.UnixNano()-last < int64(unmapEvery) || !s.unmapped.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
 	_ = s.db.View(func(tx *bolt.Tx) error {
@@ -167,7 +172,7 @@ func (s *store[S]) view(fn func(*bolt.Tx) error) (err error) {
 		}
 		return fmt.Errorf("storage: %s: %w", s.path, err)
 	}
-	s.unmapIdle(time.Now())
+	s.unmapIdle(time.Now(), false)
 	return nil
 }
 

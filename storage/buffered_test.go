@@ -1,0 +1,81 @@
+package storage
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A Sync of many entries writes them in commits of at most
+// maxCommitEntries, so one commit touches a bounded number of pages.
+func TestBufferedSyncCommitsInChunks(t *testing.T) {
+	var mu sync.Mutex
+	var commits []int
+	o := &Options{NoSync: true, OnCommit: func(_ time.Duration, slots int) {
+		mu.Lock()
+		commits = append(commits, slots)
+		mu.Unlock()
+	}}
+	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.l.Close()
+	const n = 2*maxCommitEntries + 100
+	if err := b.Append(run(0, n)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	commits = nil // the open's
+	mu.Unlock()
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := slices.Clone(commits)
+	mu.Unlock()
+	if want := []int{maxCommitEntries, maxCommitEntries, 100}; !slices.Equal(got, want) {
+		t.Fatalf("a Sync of %d entries made commits of %v slots, want %v", n, got, want)
+	}
+	if c, err := b.l.Commit(); err != nil || c != n {
+		t.Fatalf("the file's commit is %d, %v; want %d", c, err, n)
+	}
+}
+
+// An Append that fills a quarter of the buffer while a Sync is running goes
+// on at once (a proposer's loop keeps heartbeating while a slow disk
+// syncs); one that fills all of it waits for the Sync.
+func TestBufferedAppendDoesNotWaitForARunningSync(t *testing.T) {
+	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), &Options{NoSync: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.l.Close()
+	b.syncMu.Lock() // a Sync is running (a slow disk)
+	done := make(chan error, 1)
+	go func() { done <- b.Append(run(0, maxPending/4)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		b.syncMu.Unlock()
+		t.Fatalf("an Append of a quarter of the buffer waited for the running Sync")
+	}
+	go func() { done <- b.Append(run(maxPending/4, maxPending)) }()
+	select {
+	case err := <-done:
+		b.syncMu.Unlock()
+		t.Fatalf("an Append that fills the buffer returned (%v) while a Sync was running: nothing bounds the buffer", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	b.syncMu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c, err := b.l.Commit(); err != nil || c != maxPending {
+		t.Fatalf("after the full Append the file's commit is %d, %v; want %d (all written)", c, err, maxPending)
+	}
+}
