@@ -11,10 +11,10 @@ var _ replog.LearnerStorage = (*BufferedLearner)(nil)
 
 // maxPending and maxPendingBytes bound what a BufferedLearner holds in
 // memory: an Append that brings it to either waits for a Sync to write
-// everything. At a quarter of either, an Append writes everything at once
-// unless a Sync is already running: a proposer's loop, which appends its
-// applied index, then goes on (and keeps its leadership) while a slow disk
-// finishes the Sync beside it.
+// everything. Below that an Append never writes: the roles Sync beside
+// their loop once a tick, and a proposer's loop, which appends its applied
+// index, must go on (and keep its leadership) while a slow disk finishes
+// that Sync.
 const (
 	maxPending      = 65536
 	maxPendingBytes = 64 << 20
@@ -98,14 +98,9 @@ func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
 	b.pending = append(b.pending, entries...)
 	b.commit = st.commit + uint64(len(entries))
 	full := len(b.pending) >= maxPending || b.bytes >= maxPendingBytes
-	soon := len(b.pending) >= maxPending/4 || b.bytes >= maxPendingBytes/4
 	b.mu.Unlock()
-	switch {
-	case full:
+	if full {
 		return b.Sync()
-	case soon && b.syncMu.TryLock():
-		defer b.syncMu.Unlock()
-		return b.syncLocked()
 	}
 	return nil
 }
@@ -129,11 +124,6 @@ func (b *BufferedLearner) Save(rd *replog.Ready) error { return saveLearnerReady
 func (b *BufferedLearner) Sync() error {
 	b.syncMu.Lock()
 	defer b.syncMu.Unlock()
-	return b.syncLocked()
-}
-
-// syncLocked is Sync; the caller holds syncMu.
-func (b *BufferedLearner) syncLocked() error {
 	b.mu.Lock()
 	batch, f := b.pending, b.forget
 	b.mu.Unlock()

@@ -43,18 +43,27 @@ func TestBufferedSyncCommitsInChunks(t *testing.T) {
 	}
 }
 
-// An Append that fills a quarter of the buffer while a Sync is running goes
-// on at once (a proposer's loop keeps heartbeating while a slow disk
-// syncs); one that fills all of it waits for the Sync.
+// An Append below the buffer's bound goes on at once, even while a Sync is
+// running and even with a lot buffered (a proposer's loop keeps
+// heartbeating while a slow disk syncs); one that fills the buffer waits
+// for the Sync, then writes everything.
 func TestBufferedAppendDoesNotWaitForARunningSync(t *testing.T) {
 	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), &Options{NoSync: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.l.Close()
+	// With no Sync running, an Append below the bound writes nothing
+	// itself: the Sync beside the loop does.
+	if err := b.Append(run(0, maxPending/2)); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := b.l.Commit(); err != nil || c != 0 {
+		t.Fatalf("an Append of half the buffer wrote to the file itself (commit %d, %v)", c, err)
+	}
 	b.syncMu.Lock() // a Sync is running (a slow disk)
 	done := make(chan error, 1)
-	go func() { done <- b.Append(run(0, maxPending/4)) }()
+	go func() { done <- b.Append(run(maxPending/2, maxPending-1)) }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -62,9 +71,9 @@ func TestBufferedAppendDoesNotWaitForARunningSync(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		b.syncMu.Unlock()
-		t.Fatalf("an Append of a quarter of the buffer waited for the running Sync")
+		t.Fatalf("an Append below the bound waited for the running Sync")
 	}
-	go func() { done <- b.Append(run(maxPending/4, maxPending)) }()
+	go func() { done <- b.Append(run(maxPending-1, maxPending)) }()
 	select {
 	case err := <-done:
 		b.syncMu.Unlock()
