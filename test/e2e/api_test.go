@@ -117,9 +117,29 @@ func values(ctx context.Context, learner *Node) (Page, error) {
 
 // pagedValues is values that also says how many pages it read.
 func pagedValues(ctx context.Context, learner *Node) (log Page, pages int, err error) {
+	return pagesOf(learner, func() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) })
+}
+
+// valuesByPage is values with a timeout for each page (GET) rather than
+// one for the whole log: a log of big values takes many pages, and under
+// -race on a loaded machine the whole of it takes longer than one
+// request may.
+func valuesByPage(learner *Node, perPage time.Duration) (Page, error) {
+	p, _, err := pagesOf(learner, func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), perPage)
+	})
+	return p, err
+}
+
+// pagesOf reads a learner's whole log page after page, each GET under a
+// context from pageCtx.
+func pagesOf(learner *Node, pageCtx func() (context.Context, context.CancelFunc)) (log Page, pages int, err error) {
 	for from := uint64(0); ; pages++ {
 		var p Page
-		if err := call(ctx, http.MethodGet, fmt.Sprintf("%s/get-values?from=%d", learner.URL(), from), nil, &p); err != nil {
+		ctx, cancel := pageCtx()
+		err := call(ctx, http.MethodGet, fmt.Sprintf("%s/get-values?from=%d", learner.URL(), from), nil, &p)
+		cancel()
+		if err != nil {
 			return log, pages, err
 		}
 		p.Values, p.Entries = append(log.Values, p.Values...), append(log.Entries, p.Entries...)

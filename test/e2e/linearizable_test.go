@@ -139,9 +139,7 @@ func checkRun(t *testing.T, c *Cluster, h *history, healed int64) {
 	var logs [2]Page
 	eventually(t, 15*time.Second, func() error {
 		for i, l := range c.Role("learner") {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			p, err := values(ctx, l)
-			cancel()
+			p, err := valuesByPage(l, 5*time.Second)
 			if err != nil {
 				return err
 			}
