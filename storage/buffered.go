@@ -130,23 +130,21 @@ func (b *BufferedLearner) Sync() error {
 	if len(batch) == 0 && !b.l.forgets(f) {
 		return nil // nothing to write: not even a closed file is an error
 	}
-	for {
-		chunk := batch[:min(len(batch), maxCommitEntries)] // empty: only forget
+	for first := true; first || len(batch) > 0; first = false {
+		chunk := batch[:min(len(batch), maxCommitEntries)]
 		if err := b.l.write(chunk, f); err != nil {
 			return fmt.Errorf("%w (%d buffered entries not written)", err, len(batch))
 		}
-		b.written(chunk)
-		if batch = batch[len(chunk):]; len(batch) == 0 {
-			return nil
+		batch = batch[len(chunk):]
+		if len(chunk) > 0 {
+			b.written(chunk)
 		}
 	}
+	return nil
 }
 
 // written drops chunk, just written to the file, from the front of pending.
 func (b *BufferedLearner) written(chunk []replog.ChosenEntry) {
-	if len(chunk) == 0 {
-		return
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, e := range chunk {

@@ -76,6 +76,7 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	s.synced()
+	s.unmapped.Store(time.Now().UnixNano())
 	return s, nil
 }
 
@@ -100,19 +101,16 @@ const unmapEvery = 100 * time.Millisecond
 const unmapSlots = 1024
 
 // unmapIdle drops the file's pages from the resident set when unmapEvery
-// has passed since the last time, or at once when big. The madvise runs on
-// a goroutine of its own, so neither the read nor the commit that asked
-// for it (a proposer's dedup lookup, a learner's Sync) waits for it. It
-// runs in a read transaction, which keeps bbolt from remapping the file
-// meanwhile; other transactions may run: they map again what they touch.
-// An error (a closed file) is ignored: the pages then stay resident, as
-// they would without this.
+// has passed since the last time, or at once when big. It runs in a read transaction, which
+// keeps bbolt from remapping the file meanwhile; other transactions may
+// run: they map again what they touch. An error is ignored: the pages
+// then stay resident, as they would without this.
 func (s *store[S]) unmapIdle(now time.Time, big bool) {
 	last := s.unmapped.Load()
 	if !big && now.UnixNano()-last < int64(unmapEvery) || !s.unmapped.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	go s.db.View(func(tx *bolt.Tx) error {
+	_ = s.db.View(func(tx *bolt.Tx) error {
 		return unmapPages(tx.DB().Info().Data, uintptr(tx.Size()))
 	})
 }
