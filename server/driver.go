@@ -209,7 +209,7 @@ const (
 func (d *driver) slow(start time.Time) {
 	now := time.Now()
 	took := now.Sub(start)
-	if took < slowLoopTicks*d.tick || now.Sub(d.slowLogged) < slowLoopLogEvery || d.log == nil {
+	if took < slowLoopTicks*d.tick || now.Sub(d.slowLogged) < slowLoopLogEvery {
 		return
 	}
 	d.slowLogged = now

@@ -130,21 +130,23 @@ func (b *BufferedLearner) Sync() error {
 	if len(batch) == 0 && !b.l.forgets(f) {
 		return nil // nothing to write: not even a closed file is an error
 	}
-	for first := true; first || len(batch) > 0; first = false {
-		chunk := batch[:min(len(batch), maxCommitEntries)]
+	for {
+		chunk := batch[:min(len(batch), maxCommitEntries)] // empty: only forget
 		if err := b.l.write(chunk, f); err != nil {
 			return fmt.Errorf("%w (%d buffered entries not written)", err, len(batch))
 		}
-		batch = batch[len(chunk):]
-		if len(chunk) > 0 {
-			b.written(chunk)
+		b.written(chunk)
+		if batch = batch[len(chunk):]; len(batch) == 0 {
+			return nil
 		}
 	}
-	return nil
 }
 
 // written drops chunk, just written to the file, from the front of pending.
 func (b *BufferedLearner) written(chunk []replog.ChosenEntry) {
+	if len(chunk) == 0 {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, e := range chunk {
