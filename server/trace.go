@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -471,10 +472,10 @@ func (t *traceRing) collect(q traceQuery) (events []TraceEvent, first, last uint
 	return events, first, last, more
 }
 
-// parseTraceQuery reads the query of GET /trace.
-func parseTraceQuery(r *http.Request) (traceQuery, error) {
+// parseTraceQuery reads the query of GET /trace (and, for the node that
+// gathers, the query it sends the others: gatherTraces).
+func parseTraceQuery(v url.Values) (traceQuery, error) {
 	var q traceQuery
-	v := r.URL.Query()
 	num := func(name string) (uint64, bool, error) {
 		s := v.Get(name)
 		if s == "" {
@@ -550,7 +551,7 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, api.Error{Error: "method " + r.Method + " not allowed on /trace", Allow: "GET, HEAD"})
 		return
 	}
-	q, err := parseTraceQuery(r)
+	q, err := parseTraceQuery(r.URL.Query())
 	if err == nil && s.trace == nil {
 		err = errTraceOff
 	}

@@ -80,12 +80,12 @@ func TestTraceAnswerBoundedInBytes(t *testing.T) {
 func TestTraceQueryErrors(t *testing.T) {
 	for _, q := range []string{"slot=x", "since=-1", "ballot=1.5", "type=promiss", "limit=a", "latest=-2"} {
 		r := httptest.NewRequest(http.MethodGet, "/trace?"+q, nil)
-		if _, err := parseTraceQuery(r); err == nil {
+		if _, err := parseTraceQuery(r.URL.Query()); err == nil {
 			t.Errorf("%s: no error", q)
 		}
 	}
 	r := httptest.NewRequest(http.MethodGet, "/trace?type=Accepted&slot=3&ballot=101&since=9&latest=5", nil)
-	q, err := parseTraceQuery(r)
+	q, err := parseTraceQuery(r.URL.Query())
 	if err != nil || q.typ != replog.MsgAccepted || *q.slot != 3 || *q.ballot != 101 || q.since != 9 || q.latest != 5 {
 		t.Fatalf("%+v %v", q, err)
 	}
@@ -118,7 +118,7 @@ func TestTraceOfALiveSlot(t *testing.T) {
 	var gathered []GatheredTrace
 	c.eventually(10*time.Second, func() error {
 		q := url.Values{"slot": {fmt.Sprint(slot)}}
-		gathered = srv.gatherTraces(context.Background(), q, traceQuery{slot: &slot})
+		gathered = srv.gatherTraces(context.Background(), q)
 		m = MergeTraces(gathered, &slot)
 		return checkSlotStory(m, leader)
 	})

@@ -18,9 +18,10 @@ import (
 const traceGatherTimeout = time.Second
 
 // gatherTraces asks every node of the topology for GET /trace with query
-// (this node answers from its own ring), concurrently. A node that does
-// not answer is listed with the error.
-func (s *Server) gatherTraces(ctx context.Context, q url.Values, local traceQuery) []GatheredTrace {
+// q (this node answers from its own ring, reading q as GET /trace would),
+// concurrently. A node that does not answer is listed with the error.
+func (s *Server) gatherTraces(ctx context.Context, q url.Values) []GatheredTrace {
+	local, localErr := parseTraceQuery(q)
 	ctx, cancel := context.WithTimeout(ctx, traceGatherTimeout)
 	defer cancel()
 	peers := s.cfg.Peers()
@@ -30,6 +31,10 @@ func (s *Server) gatherTraces(ctx context.Context, q url.Values, local traceQuer
 		out[i].Node = TraceNode{ID: p.ID, Name: p.Name, Role: p.Role}
 		if p.ID == s.cfg.ID && s.trace == nil {
 			out[i].Err = errTraceOff.Error()
+			continue
+		}
+		if p.ID == s.cfg.ID && localErr != nil {
+			out[i].Err = localErr.Error()
 			continue
 		}
 		if p.ID == s.cfg.ID {
@@ -99,18 +104,25 @@ func (s *Server) clusterTrace(ctx context.Context, v url.Values) (MergedTrace, e
 	} else {
 		return MergedTrace{}, fmt.Errorf("%w: this node saw no slot yet", ErrNotFound)
 	}
-	traces := s.gatherTraces(ctx, url.Values{"slot": {strconv.FormatUint(slot, 10)}}, traceQuery{slot: &slot})
+	traces := s.gatherTraces(ctx, url.Values{"slot": {strconv.FormatUint(slot, 10)}})
 	return MergeTraces(traces, &slot), nil
+}
+
+// ElectionFind is the GET /trace query that finds the last election:
+// each node's 32 latest promises, sent or received. ElectionBallot reads
+// the answers.
+func ElectionFind() url.Values {
+	return url.Values{"type": {"promise"}, "latest": {"32"}}
 }
 
 // electionTraces gathers the events of the last election (ElectionBallot),
 // then every node's events at its ballot.
 func (s *Server) electionTraces(ctx context.Context) ([]GatheredTrace, replog.Ballot, error) {
-	traces := s.gatherTraces(ctx, ElectionFind(), traceQuery{typ: replog.MsgPromise, latest: electionFindLatest})
+	traces := s.gatherTraces(ctx, ElectionFind())
 	b, ok := ElectionBallot(traces)
 	if !ok {
 		return nil, 0, fmt.Errorf("%w: no promise in the traces (no election since the nodes started, or it left the rings)", ErrNotFound)
 	}
-	traces = s.gatherTraces(ctx, url.Values{"ballot": {strconv.FormatUint(uint64(b), 10)}, "limit": {"400"}}, traceQuery{ballot: &b, limit: 400})
+	traces = s.gatherTraces(ctx, url.Values{"ballot": {strconv.FormatUint(uint64(b), 10)}, "limit": {"400"}})
 	return traces, b, nil
 }

@@ -3,9 +3,7 @@ package server
 import (
 	"container/heap"
 	"math"
-	"net/url"
 	"slices"
-	"strconv"
 
 	"github.com/paxos-go/paxos/replog"
 )
@@ -391,17 +389,6 @@ func (h *evHeap) Pop() any {
 	x := h.items[len(h.items)-1]
 	h.items = h.items[:len(h.items)-1]
 	return x
-}
-
-// electionFindLatest is how many of its latest promises each node is asked
-// for to find the last election (ElectionFind).
-const electionFindLatest = 32
-
-// ElectionFind is the GET /trace query that finds the last election:
-// each node's latest promises, sent or received. ElectionBallot reads the
-// answers.
-func ElectionFind() url.Values {
-	return url.Values{"type": {"promise"}, "latest": {strconv.Itoa(electionFindLatest)}}
 }
 
 // ElectionBallot returns the ballot of the last election that was won: the
