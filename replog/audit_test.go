@@ -5,6 +5,7 @@ package replog_test
 // mutation applied.
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/paxos-go/paxos/replog"
@@ -114,5 +115,65 @@ func TestCompactionWaitsForEveryLearner(t *testing.T) {
 	step(t, p, replog.Message{Type: replog.MsgChosen, From: 8, To: 1, Compact: 4})
 	if c := compact(); c != 4 {
 		t.Fatalf("with learners at 10 and 4 the compaction point is %d, want 4", c)
+	}
+}
+
+// An accept that is not answered is resent less and less often: after 1, 2
+// and 4 retransmit rounds, then every 8; at once when its client asks again. Resent every round, a slow accept
+// (megabytes of values on a starved machine) queued copy after copy of
+// itself, each written and passed to the learners by every acceptor, ahead
+// of the answer it waited for.
+func TestUnansweredAcceptBacksOff(t *testing.T) {
+	cfg := testConfig(1)
+	st := replogtest.NewProposerStore()
+	p, err := replog.NewProposer(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := leaderOf(t, p, st, 0)
+	ready(t, p, st)
+	if err := p.Propose(cmd("x")); err != nil {
+		t.Fatal(err)
+	}
+	ready(t, p, st) // the first accept
+	retry := replog.DefaultConfig().RetryTicks
+	var sends []int // the ticks at which the accept of slot 0 went out again
+	for tick := 1; tick <= 62*retry; tick++ {
+		if tick == 60*retry {
+			// The client asks again: the next round resends it.
+			if err := p.Propose(cmd("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.Tick()
+		resent := false
+		for _, m := range ready(t, p, st).Messages {
+			if m.Type != replog.MsgAccept || m.To != 4 {
+				continue
+			}
+			if len(m.Entries) > 0 {
+				resent = true
+				continue
+			}
+			// Heartbeats are answered, so the leader keeps its quorum.
+			for _, a := range []replog.ID{4, 5} {
+				step(t, p, replog.Message{Type: replog.MsgAccepted, From: a, To: 1, Ballot: b})
+			}
+		}
+		if resent {
+			sends = append(sends, tick)
+		}
+	}
+	if p.Status().State != replog.Leader {
+		t.Fatalf("no longer leader: %+v", p.Status())
+	}
+	// In retransmit rounds: 2, 4, then 8 rounds apart; the client's retry
+	// at round 60 is resent in that round.
+	var rounds []int
+	for _, tick := range sends {
+		rounds = append(rounds, tick/retry)
+	}
+	if want := []int{1, 3, 7, 15, 23, 31, 39, 47, 55, 60}; !slices.Equal(rounds, want) {
+		t.Fatalf("the accept was resent in retransmit rounds %v, want %v", rounds, want)
 	}
 }

@@ -108,7 +108,14 @@ type Proposer struct {
 type proposal struct {
 	entry Entry
 	votes []ID
+	// resends counts the retransmissions of this accept, and wait the
+	// retransmit rounds left before the next one (retransmit).
+	resends, wait int
 }
+
+// maxResendShift caps the retransmit backoff: an accept still unanswered is
+// resent after 1, 2, 4, then every 8 retransmit rounds (RetryTicks each).
+const maxResendShift = 3
 
 type pendingRead struct {
 	ctx, index, probe uint64
@@ -222,7 +229,11 @@ func (p *Proposer) dedup(req string) (bool, error) {
 	if _, ok := p.knownReq[req]; ok {
 		return true, nil // chosen, not applied yet: applyKnown answers it
 	}
-	_, ok = p.byRequest[req]
+	if s, ok = p.byRequest[req]; ok {
+		if pr := p.inflight[s]; pr != nil {
+			pr.wait = 0 // asked again: resent at the next retransmit round
+		}
+	}
 	return ok, nil
 }
 
@@ -752,12 +763,24 @@ func (p *Proposer) answer(req string, slot uint64) {
 	}
 }
 
-// retransmit resends the accepts still in flight and the pending probes.
+// retransmit resends the accepts still in flight, each one less often the
+// more it was resent (maxResendShift). A lost accept is resent soon; one
+// that is only slow, on a starved machine or behind megabytes of values,
+// is not sent again and again, which would queue copies of it (and their
+// writes and learns at each acceptor) ahead of the answer it waits for.
 func (p *Proposer) retransmit() {
 	for s := p.lowSlot; s < p.nextSlot; s++ {
-		if pr := p.inflight[s]; pr != nil {
-			p.unsent = append(p.unsent, pr.entry)
+		pr := p.inflight[s]
+		if pr == nil {
+			continue
 		}
+		if pr.wait > 0 {
+			pr.wait--
+			continue
+		}
+		p.unsent = append(p.unsent, pr.entry)
+		pr.resends++
+		pr.wait = 1<<min(pr.resends, maxResendShift) - 1
 	}
 }
 

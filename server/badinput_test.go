@@ -759,7 +759,8 @@ func TestBadInputDefaultValueLimit(t *testing.T) {
 			t.Fatalf("%s: %d %s (%v), want %d", tc.name, res.status, truncate(res.body, 200), err, tc.want)
 		}
 	}
-	c.eventually(10*time.Second, func() error {
+	// As slow to reach the learner as to be chosen: up to RequestTimeout.
+	c.eventually(30*time.Second, func() error {
 		entries, _ := c.values(bL, "")
 		if len(entries) != 2 || entries[0].Value != exact || entries[1].Value != strings.Repeat("é", max/2) {
 			return fmt.Errorf("learner has %d entries, want the two 1 MiB values", len(entries))
