@@ -151,6 +151,10 @@ func checkRound(m server.MergedTrace, leader replog.ID, request, answer string, 
 	firstRequest := -1
 	answered := map[replog.ID]bool{}
 	quorum := -1
+	// told is when a learner's chosen notice for the slot reached the
+	// leader: a leader may learn its slot so, before its own quorum of
+	// answers arrives (on a starved machine), and choose it then.
+	told := -1
 	for i, e := range m.Events {
 		if e.Kind == server.TraceRecv && (e.Peer < 0 || e.Peer >= i) && e.Type == answer {
 			return fmt.Errorf("event %d: a %s received before (or without) its send (%d)", i, e.Type, e.Peer)
@@ -197,17 +201,32 @@ func checkRound(m server.MergedTrace, leader replog.ID, request, answer string, 
 			} else if quorum < 0 && len(answered) >= m.Quorum {
 				return fmt.Errorf("event %d: %d acceptors answered %s and no quorum is marked", i, len(answered), answer)
 			}
-		case e.Node == leader && e.Kind == after && quorum < 0 && (after != server.TraceSend || e.Type == "MsgAccept"):
+		case e.Node == leader && e.Kind == server.TraceRecv && e.Type == "MsgChosen" && after == server.TraceChosen && told < 0 && covers(e, m.Slot):
+			told = i
+		case e.Node == leader && e.Kind == after && quorum < 0 && told < 0 && (after != server.TraceSend || e.Type == "MsgAccept"):
 			return fmt.Errorf("event %d: the leader's %s %s comes before the quorum of %s", i, e.Kind, e.Type, answer)
 		}
 	}
 	if firstRequest < 0 || quorum < 0 {
 		return fmt.Errorf("no %s from the leader (%d) or no quorum of %s marked (%d)", request, firstRequest, answer, quorum)
 	}
-	for i := quorum + 1; i < len(m.Events); i++ {
+	from := quorum
+	if told >= 0 {
+		from = min(quorum, told)
+	}
+	for i := from + 1; i < len(m.Events); i++ {
 		if e := m.Events[i]; e.Node == leader && e.Kind == after && (after != server.TraceSend || e.Type == "MsgAccept") {
 			return nil
 		}
 	}
-	return fmt.Errorf("no %s at the leader after the quorum (event %d)", after, quorum)
+	return fmt.Errorf("no %s at the leader after the quorum (event %d) or a learner's notice (%d)", after, quorum, told)
+}
+
+// covers reports whether event e concerns slot (a range with no end
+// covers every slot from its first on).
+func covers(e server.MergedEvent, slot *uint64) bool {
+	if e.Slot == nil || slot == nil {
+		return false
+	}
+	return *e.Slot <= *slot && (e.SlotEnd == nil || *slot <= *e.SlotEnd)
 }
