@@ -119,10 +119,11 @@ func TestCompactionWaitsForEveryLearner(t *testing.T) {
 }
 
 // An accept that is not answered is resent less and less often: after 1, 2
-// and 4 retransmit rounds, then every 8; at once when its client asks again. Resent every round, a slow accept
-// (megabytes of values on a starved machine) queued copy after copy of
-// itself, each written and passed to the learners by every acceptor, ahead
-// of the answer it waited for.
+// and 4 retransmit rounds, then every 8; at once when its client asks
+// again. Resent every round, a slow accept (megabytes of values on a
+// starved machine) queued copy after copy of itself, each written and
+// passed to the learners by every acceptor, ahead of the answer it waited
+// for.
 func TestUnansweredAcceptBacksOff(t *testing.T) {
 	cfg := testConfig(1)
 	st := replogtest.NewProposerStore()

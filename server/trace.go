@@ -369,6 +369,12 @@ type TraceEvent struct {
 	Log bool `json:"log,omitempty"`
 }
 
+// Covers reports whether slot is in the event's closed range Slot..SlotEnd
+// (a message that carried it: an accept, a vote, a chosen notice).
+func (e *TraceEvent) Covers(slot uint64) bool {
+	return e.Slot != nil && e.SlotEnd != nil && *e.Slot <= slot && slot <= *e.SlotEnd
+}
+
 // event is r as /trace shows it.
 func (r *traceRec) event() TraceEvent {
 	e := TraceEvent{Seq: r.seq, At: r.at, Kind: r.kind, From: r.from, To: r.to, Ballot: r.ballot,

@@ -210,8 +210,7 @@ func checkSlotStory(m MergedTrace, leader replog.ID) error {
 	// On a starved machine a learner's chosen notice for the slot may reach
 	// the leader before its own quorum of answers: it chooses the slot then.
 	if told, err := find(accept, "chosen notice at the leader", func(e *MergedEvent) bool {
-		return e.Node == leader && e.Kind == TraceRecv && e.Type == "MsgChosen" && e.Slot != nil && m.Slot != nil &&
-			*e.Slot <= *m.Slot && (e.SlotEnd == nil || *m.Slot <= *e.SlotEnd)
+		return e.Node == leader && e.Kind == TraceRecv && e.Type == "MsgChosen" && m.Slot != nil && e.Covers(*m.Slot)
 	}); err == nil {
 		quorum = min(quorum, told)
 	}

@@ -29,18 +29,17 @@ func (s *Server) gatherTraces(ctx context.Context, q url.Values) []GatheredTrace
 	var wg sync.WaitGroup
 	for i, p := range peers {
 		out[i].Node = TraceNode{ID: p.ID, Name: p.Name, Role: p.Role}
-		if p.ID == s.cfg.ID && s.trace == nil {
-			out[i].Err = errTraceOff.Error()
-			continue
-		}
-		if p.ID == s.cfg.ID && localErr != nil {
-			out[i].Err = localErr.Error()
-			continue
-		}
 		if p.ID == s.cfg.ID {
-			out[i].Asked = traceNow()
-			out[i].NodeTrace = s.localTrace(local)
-			out[i].Answered = traceNow()
+			switch {
+			case s.trace == nil:
+				out[i].Err = errTraceOff.Error()
+			case localErr != nil:
+				out[i].Err = localErr.Error()
+			default:
+				out[i].Asked = traceNow()
+				out[i].NodeTrace = s.localTrace(local)
+				out[i].Answered = traceNow()
+			}
 			continue
 		}
 		addr, ok := s.addressOf(p.ID)

@@ -359,7 +359,7 @@ func markQuorums(es []MergedEvent, quorum int, slot *uint64) {
 		switch e.Type {
 		case "MsgPromise":
 		case "MsgAccepted", "MsgLearn":
-			if slot == nil || e.Slot == nil || e.SlotEnd == nil || *slot < *e.Slot || *slot > *e.SlotEnd {
+			if slot == nil || !e.Covers(*slot) {
 				continue
 			}
 		default:

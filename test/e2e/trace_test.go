@@ -201,7 +201,7 @@ func checkRound(m server.MergedTrace, leader replog.ID, request, answer string, 
 			} else if quorum < 0 && len(answered) >= m.Quorum {
 				return fmt.Errorf("event %d: %d acceptors answered %s and no quorum is marked", i, len(answered), answer)
 			}
-		case e.Node == leader && e.Kind == server.TraceRecv && e.Type == "MsgChosen" && after == server.TraceChosen && told < 0 && covers(e, m.Slot):
+		case e.Node == leader && e.Kind == server.TraceRecv && e.Type == "MsgChosen" && after == server.TraceChosen && told < 0 && m.Slot != nil && e.Covers(*m.Slot):
 			told = i
 		case e.Node == leader && e.Kind == after && quorum < 0 && told < 0 && (after != server.TraceSend || e.Type == "MsgAccept"):
 			return fmt.Errorf("event %d: the leader's %s %s comes before the quorum of %s", i, e.Kind, e.Type, answer)
@@ -220,13 +220,4 @@ func checkRound(m server.MergedTrace, leader replog.ID, request, answer string, 
 		}
 	}
 	return fmt.Errorf("no %s at the leader after the quorum (event %d) or a learner's notice (%d)", after, quorum, told)
-}
-
-// covers reports whether event e concerns slot (a range with no end
-// covers every slot from its first on).
-func covers(e server.MergedEvent, slot *uint64) bool {
-	if e.Slot == nil || slot == nil {
-		return false
-	}
-	return *e.Slot <= *slot && (e.SlotEnd == nil || *slot <= *e.SlotEnd)
 }
