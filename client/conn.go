@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,6 +185,9 @@ func (cn *conn) writeLoop() {
 		case <-cn.done:
 			return
 		}
+		// Let the Puts that are ready buffer their writes first: under
+		// load the frames grow, when idle this returns at once.
+		runtime.Gosched()
 		cn.mu.Lock()
 		if cn.err != nil {
 			cn.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -223,6 +224,8 @@ func (cs *clientStream) writeLoop() {
 	var buf []byte
 	var werr error
 	for a := range cs.out {
+		// Let the batches that are being answered queue theirs first.
+		runtime.Gosched()
 		buf = clientwire.AppendResponse(buf[:0], a.r)
 		cs.room.give(a.size)
 	more:
