@@ -40,8 +40,11 @@ func TestProposerForgetsOutsideDedupWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 2 {
-		if n := keys(t, p.applied.l.s, bucketRequests); n != 100 {
-			t.Errorf("round %d: request index holds %d IDs, want 100 (slots 900..999)", round, n)
+		if n := keys(t, p.applied.l.s, bucketRequestSlots); n != 100 {
+			t.Errorf("round %d: the file holds %d request IDs, want 100 (slots 900..999)", round, n)
+		}
+		if n := p.applied.l.idx.len(); n != 100 {
+			t.Errorf("round %d: the index in memory holds %d request IDs, want 100", round, n)
 		}
 		if n := keys(t, p.applied.l.s, bucketChosen); n != 100 {
 			t.Errorf("round %d: applied index holds %d records, want 100", round, n)
@@ -88,8 +91,11 @@ func TestLearnerForgetsInBoundedSteps(t *testing.T) {
 	}
 	indexed := func(want int, when string) {
 		t.Helper()
-		if got := keys(t, file.s, bucketRequests); got != want {
-			t.Errorf("%s the index holds %d IDs, want %d", when, got, want)
+		if got := keys(t, file.s, bucketRequestSlots); got != want {
+			t.Errorf("%s the file holds %d IDs, want %d", when, got, want)
+		}
+		if got := file.idx.len(); got != want {
+			t.Errorf("%s the index in memory holds %d IDs, want %d", when, got, want)
 		}
 	}
 	n := uint64(minForget + minForget/2)

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -14,10 +15,12 @@ var (
 )
 
 // Learner is a learner's durable chosen log in a bbolt file: the chosen
-// entries by slot, contiguous from slot 0, and the slot of the first copy of
-// each request ID. It is safe for concurrent use.
+// entries by slot, contiguous from slot 0, and the request IDs of the first
+// copies in the dedup window by slot, which it indexes by ID in memory
+// (requestIndex). It is safe for concurrent use.
 type Learner struct {
-	s *store[learnerState]
+	s   *store[learnerState]
+	idx *requestIndex // the first copies of bucketRequestSlots, by request ID
 }
 
 // LearnerStats describes a learner store for monitoring.
@@ -81,13 +84,17 @@ func (st *learnerState) append(entries []replog.ChosenEntry, put func(replog.Cho
 // with ErrLocked when another process has it open and with ErrCorrupt when it
 // is not a valid store.
 func OpenLearner(path string, o *Options) (*Learner, error) {
-	buckets := [][]byte{bucketMeta, bucketChosen, bucketRequests}
+	buckets := [][]byte{bucketMeta, bucketChosen, bucketRequestSlots}
+	idx := newRequestIndex()
 	s, err := open(path, o, buckets, nil, func(st *learnerState, tx *bolt.Tx) (err error) {
 		meta := tx.Bucket(bucketMeta)
 		if st.commit, err = getUint64(meta, keyCommit); err != nil {
 			return err
 		}
 		if st.forgotten, err = getUint64(meta, keyForgotten); err != nil {
+			return err
+		}
+		if err := loadRequestIndex(tx, idx); err != nil {
 			return err
 		}
 		if meta.Get(keyValues) != nil || st.commit == 0 {
@@ -110,7 +117,39 @@ func OpenLearner(path string, o *Options) (*Learner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Learner{s: s}, nil
+	return &Learner{s: s, idx: idx}, nil
+}
+
+// loadRequestIndex fills idx with the first copies the file holds by slot.
+// A file from before that layout held them by request ID (bucketRequests):
+// they move to the new bucket first, once.
+func loadRequestIndex(tx *bolt.Tx, idx *requestIndex) error {
+	bySlot := tx.Bucket(bucketRequestSlots)
+	if old := tx.Bucket(bucketRequests); old != nil {
+		err := old.ForEach(func(id, k []byte) error {
+			slot, err := keySlot(k)
+			if err != nil {
+				return fmt.Errorf("request %q: %w", id, err)
+			}
+			return bySlot.Put(slotKey(slot), bytes.Clone(id))
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bucketRequests); err != nil {
+			return err
+		}
+	}
+	idAt := requestAt(bySlot)
+	return scan(bySlot, 0, 0, func(slot uint64, id []byte) error {
+		return idx.add(string(id), slot, idAt)
+	})
+}
+
+// requestAt reads the request ID of the first copy at a slot of b
+// (bucketRequestSlots), "" when it holds none.
+func requestAt(b *bolt.Bucket) func(uint64) (string, error) {
+	return func(slot uint64) (string, error) { return string(b.Get(slotKey(slot))), nil }
 }
 
 // Commit returns the number of contiguous chosen slots stored: the first
@@ -161,19 +200,20 @@ func (b byteBudget) spent(maxBytes int) bool { return maxBytes > 0 && int(b) >= 
 
 // FirstSlot returns the slot of the first copy of requestID in the log.
 func (l *Learner) FirstSlot(requestID string) (slot uint64, ok bool, err error) {
+	if _, err := l.s.cached(); err != nil || requestID == "" {
+		return 0, false, err
+	}
+	slot, sure, ok := l.idx.lookup(requestID)
+	if !ok || sure {
+		return slot, ok, nil
+	}
+	// The hash matched: the ID at the slot says whether the request did.
 	err = l.s.view(func(tx *bolt.Tx) error {
-		if requestID == "" {
-			return nil
-		}
-		v := tx.Bucket(bucketRequests).Get([]byte(requestID))
-		if v == nil {
-			return nil
-		}
-		slot, err = keySlot(v)
-		ok = err == nil
+		id, err := requestAt(tx.Bucket(bucketRequestSlots))(slot)
+		ok = id == requestID
 		return err
 	})
-	return slot, ok, err
+	return slot, ok && err == nil, err
 }
 
 // Append adds entries to the log and returns once they are durable. They must
@@ -218,21 +258,23 @@ func (l *Learner) write(entries []replog.ChosenEntry, f forget) error {
 		_, err := l.s.cached()
 		return err
 	}
-	return l.s.commit(len(entries), func(tx *bolt.Tx, st *learnerState) error {
+	var ops []indexOp // what the index takes once the commit is durable
+	err := l.s.commit(len(entries), func(tx *bolt.Tx, st *learnerState) error {
 		if err := st.check(entries); err != nil {
 			return reject(err)
 		}
-		chosen, requests := tx.Bucket(bucketChosen), tx.Bucket(bucketRequests)
+		chosen, requests := tx.Bucket(bucketChosen), tx.Bucket(bucketRequestSlots)
 		err := st.append(entries, func(e replog.ChosenEntry) error {
 			return chosen.Put(slotKey(e.Slot), encodeChosen(e))
 		}, func(requestID string, slot uint64) error {
-			return requests.Put([]byte(requestID), slotKey(slot))
+			ops = append(ops, indexOp{id: requestID, slot: slot, add: true})
+			return requests.Put(slotKey(slot), []byte(requestID))
 		})
 		if err != nil {
 			return err
 		}
 		meta := tx.Bucket(bucketMeta)
-		if err := st.forget(tx, f, forgetLimit(len(entries))); err != nil {
+		if err := st.forget(tx, f, forgetLimit(len(entries)), &ops); err != nil {
 			return err
 		}
 		if err := putUint64(meta, keyCommit, st.commit); err != nil {
@@ -240,46 +282,82 @@ func (l *Learner) write(entries []replog.ChosenEntry, f forget) error {
 		}
 		return putUint64(meta, keyValues, st.values)
 	})
+	if err != nil {
+		return err
+	}
+	return l.index(ops)
 }
 
-// forget deletes from the request index the first copies of the slots from
-// st.forgotten up to f.below (at most limit slots, and none the log does
-// not hold yet), and their chosen records when f.records.
-func (st *learnerState) forget(tx *bolt.Tx, f forget, limit uint64) error {
+// index applies the changes of a durable write to the request index, in
+// the order the write made them.
+func (l *Learner) index(ops []indexOp) error {
+	for _, op := range ops {
+		if !op.add {
+			l.idx.remove(op.id, op.slot)
+			continue
+		}
+		err := l.idx.add(op.id, op.slot, func(slot uint64) (id string, err error) {
+			err = l.s.view(func(tx *bolt.Tx) (err error) {
+				id, err = requestAt(tx.Bucket(bucketRequestSlots))(slot)
+				return err
+			})
+			return id, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forget deletes the first copies of the slots from st.forgotten up to
+// f.below (at most limit slots, and none the log does not hold yet), and
+// their chosen records when f.records. It adds to ops what the request
+// index is to forget once the write commits.
+func (st *learnerState) forget(tx *bolt.Tx, f forget, limit uint64, ops *[]indexOp) error {
 	end := min(f.below, st.commit, st.forgotten+limit)
 	if end <= st.forgotten {
 		return nil
 	}
-	chosen, requests := tx.Bucket(bucketChosen), tx.Bucket(bucketRequests)
+	requests := tx.Bucket(bucketRequestSlots)
+	err := deleteSlots(requests, st.forgotten, end, func(slot uint64, id []byte) {
+		*ops = append(*ops, indexOp{id: string(id), slot: slot})
+	})
+	if err != nil {
+		return err
+	}
+	if f.records {
+		if err := deleteSlots(tx.Bucket(bucketChosen), st.forgotten, end, nil); err != nil {
+			return err
+		}
+	}
+	st.forgotten = end
+	return putUint64(tx.Bucket(bucketMeta), keyForgotten, end)
+}
+
+// deleteSlots deletes the records of b with slots in [from, end), telling
+// each to deleted (when not nil) first.
+func deleteSlots(b *bolt.Bucket, from, end uint64, deleted func(slot uint64, v []byte)) error {
 	var drop [][]byte
-	err := scan(chosen, st.forgotten, 0, func(slot uint64, v []byte) error {
+	err := scan(b, from, 0, func(slot uint64, v []byte) error {
 		if slot >= end {
 			return errScanDone
 		}
-		c, err := decodeChosen(slot, v)
-		if err != nil {
-			return err
+		if deleted != nil {
+			deleted(slot, v)
 		}
-		if f.records {
-			drop = append(drop, slotKey(slot))
-		}
-		if r := []byte(c.Command.RequestID); !c.Dup && len(r) > 0 {
-			if k := requests.Get(r); k != nil && string(k) == string(slotKey(slot)) {
-				return requests.Delete(r)
-			}
-		}
+		drop = append(drop, slotKey(slot))
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	for _, k := range drop {
-		if err := chosen.Delete(k); err != nil {
+		if err := b.Delete(k); err != nil {
 			return err
 		}
 	}
-	st.forgotten = end
-	return putUint64(tx.Bucket(bucketMeta), keyForgotten, end)
+	return nil
 }
 
 // Save appends the chosen entries of a Ready (saveLearnerReady).

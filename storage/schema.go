@@ -19,7 +19,11 @@ var (
 	bucketAccepted = []byte("accepted")
 	// bucketChosen maps slotKey(slot) to a chosen record (learner).
 	bucketChosen = []byte("chosen")
-	// bucketRequests maps a request ID to slotKey of its first copy (learner).
+	// bucketRequestSlots maps slotKey(slot) to the request ID of a first
+	// copy in the dedup window (learner; requestIndex indexes it by ID).
+	bucketRequestSlots = []byte("request_slots")
+	// bucketRequests mapped a request ID to slotKey of its first copy: the
+	// layout before bucketRequestSlots, moved to it when a file opens.
 	bucketRequests = []byte("requests")
 )
 
@@ -36,7 +40,7 @@ var (
 	keyCommit        = []byte("commit")         // learner: first slot not in the log; acceptor: chosen watermark it was told
 	keyRejoin        = []byte("rejoin")         // acceptor: promise nothing until commit reaches it (replog's rejoin rule)
 	keyValues        = []byte("values")         // learner: client values in the log (no no-ops, no duplicates)
-	keyForgotten     = []byte("forgotten")      // learner: bucketRequests holds no first copy below it (dedup window)
+	keyForgotten     = []byte("forgotten")      // learner: bucketRequestSlots holds no first copy below it (dedup window)
 )
 
 // recordVersion is the first byte of every entry record.

@@ -109,9 +109,12 @@ func TestCorruptRecord(t *testing.T) {
 			_, err := l.Chosen(0, 0)
 			return err
 		}, "slot 0"},
-		{"request slot", bucketRequests, []byte("r"), []byte{1}, func(path string) error {
-			l := mustOpen(t, OpenLearner, path, nil)
-			_, _, err := l.FirstSlot("r")
+		{"request slot", bucketRequestSlots, []byte("r"), []byte("id"), func(path string) error {
+			_, err := OpenLearner(path, nil)
+			return err
+		}, "slot key"},
+		{"request slot of the old layout", bucketRequests, []byte("r"), []byte{1}, func(path string) error {
+			_, err := OpenLearner(path, nil)
 			return err
 		}, "slot key"},
 		{"meta value", bucketMeta, keyPromised, []byte{1, 2}, func(path string) error {
