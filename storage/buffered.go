@@ -21,9 +21,9 @@ const (
 )
 
 // maxCommitEntries bounds the entries of one commit of Sync (a Sync of more
-// makes several): each entry inserts a request ID at a random key of the
-// index and may forget another (forgetLimit), so this bounds the pages one
-// commit touches, in memory (bbolt's dirty nodes) and in the mapping.
+// makes several), so the pages one commit touches, in memory (bbolt's dirty
+// nodes) and in the mapping: each entry writes its record and request ID
+// and may forget another's (forgetLimit).
 const maxCommitEntries = 4096
 
 // BufferedLearner is a Learner whose Appends stay in memory until Sync

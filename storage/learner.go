@@ -233,12 +233,10 @@ type forget struct {
 }
 
 // minForget and the entries a write appends bound the slots it forgets:
-// max(minForget, appended). Forgetting deletes request IDs at random keys
-// of the index, so each one touches a page of the file: a small bound
-// keeps the commit short and the pages it maps few (unmapEvery), and
-// forgetting at least as many slots as are appended keeps the index from
-// growing past the dedup window, however fast the log grows. The next
-// writes go on from there.
+// max(minForget, appended). A small bound keeps the commit short and the
+// pages it maps few (unmapEvery), and forgetting at least as many slots as
+// are appended keeps the index from growing past the dedup window, however
+// fast the log grows. The next writes go on from there.
 const minForget = 4096
 
 // forgetLimit is how many slots a write that appends appended entries

@@ -85,8 +85,8 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 //
 // bbolt reads through a shared mapping of the whole file, so every page a
 // transaction touches stays in the resident set (RSS) until the kernel
-// needs the memory back. A learner's request-ID index is written at random
-// keys and a learner serving a catch-up reads its whole log: over 10
+// needs the memory back. A learner serving a catch-up reads its whole log
+// (and its request-ID index was once written at random keys): over 10
 // million slots a learner's RSS reached 2.3 GiB of file pages, although
 // the kernel could take back all of it. After a commit or a read, once
 // unmapEvery has passed, the store drops its mapping: the RSS is then the
@@ -96,8 +96,8 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 const unmapEvery = 100 * time.Millisecond
 
 // unmapSlots: a commit of at least this many slots drops the file's pages
-// at once, whenever the last time was: its random request IDs touched that
-// many pages of the index (maxCommitEntries bounds them).
+// at once, whenever the last time was (maxCommitEntries bounds the slots of
+// a commit).
 const unmapSlots = 1024
 
 // unmapIdle drops the file's pages from the resident set when unmapEvery
