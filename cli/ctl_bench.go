@@ -59,8 +59,10 @@ A progress bar runs on stderr when stderr is a terminal. The report is a
 table of metrics; -w json prints one object: clients, total, ok, failed,
 duration_s, throughput (ops/s), latency_ms {min,p50,p90,p99,p999,max},
 errors {kind: count} (kinds: timeout, connection, 409, 503, 504, ...: every
-failed attempt), target, value_size. Ctrl-C stops early and reports what was
-measured.
+failed attempt), target, value_size, and timeline: the run cut into at most
+300 slices of timeline_slice_s seconds (0.1 s or more), each {t_s, ops,
+p50_ms, p99_ms, max_ms} of the operations chosen in it, so stalls show.
+Ctrl-C stops early and reports what was measured.
 
 Bounds: --clients up to 1024, --total up to 10,000,000, --duration up to
 24h, --value-size up to 16 MiB (the nodes refuse values above their own
@@ -159,6 +161,45 @@ type benchReport struct {
 	Interrupted bool           `json:"interrupted,omitempty"`
 	// Via says where the operations went (the leader, the client nodes).
 	Via string `json:"via"`
+	// Timeline is the run slice by slice (benchTimeline).
+	SliceS   float64      `json:"timeline_slice_s"`
+	Timeline []benchSlice `json:"timeline"`
+}
+
+// benchSample is one chosen operation: when it was chosen (since the run
+// began) and how long it took.
+type benchSample struct{ at, lat time.Duration }
+
+// benchSlice is one slice of a run's timeline: the operations chosen in it.
+type benchSlice struct {
+	T   float64 `json:"t_s"` // when the slice begins, in seconds since the run began
+	Ops int     `json:"ops"`
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+	Max float64 `json:"max_ms"`
+}
+
+// A timeline has at most benchMaxSlices slices of at least benchMinSlice.
+const (
+	benchMaxSlices = 300
+	benchMinSlice  = 100 * time.Millisecond
+)
+
+// benchTimeline cuts a run of elapsed into slices and returns their width
+// and the latencies of the samples chosen in each.
+func benchTimeline(samples []benchSample, elapsed time.Duration) (time.Duration, []benchSlice) {
+	width := max(benchMinSlice, (elapsed+benchMaxSlices-1)/benchMaxSlices)
+	lats := make([][]time.Duration, max(1, int((elapsed+width-1)/width)))
+	for _, s := range samples {
+		i := min(int(s.at/width), len(lats)-1)
+		lats[i] = append(lats[i], s.lat)
+	}
+	out := make([]benchSlice, len(lats))
+	for i, l := range lats {
+		st := latencyStats(l)
+		out[i] = benchSlice{T: (time.Duration(i) * width).Seconds(), Ops: len(l), P50: st.P50, P99: st.P99, Max: st.Max}
+	}
+	return width, out
 }
 
 // percentile returns the p-th percentile (0 < p <= 100) of sorted by the
@@ -325,7 +366,7 @@ func (b *bencher) run(ctx context.Context) benchReport {
 	pace := newPacer(cfg.Rate)
 	runID := newIDPrefix()
 	var issued, done, failedOps atomic.Int64
-	samples := make([][]time.Duration, cfg.Clients)
+	samples := make([][]benchSample, cfg.Clients)
 
 	stop := make(chan struct{})
 	if cfg.Duration > 0 {
@@ -372,7 +413,7 @@ func (b *bencher) run(ctx context.Context) benchReport {
 					return
 				}
 				if err == nil {
-					samples[w] = append(samples[w], lat)
+					samples[w] = append(samples[w], benchSample{at: time.Since(start), lat: lat})
 				} else {
 					failedOps.Add(1)
 				}
@@ -387,10 +428,15 @@ func (b *bencher) run(ctx context.Context) benchReport {
 	_ = bar.Finish()
 
 	var all []time.Duration
+	var flat []benchSample
 	for _, s := range samples {
-		all = append(all, s...)
+		flat = append(flat, s...)
+		for _, x := range s {
+			all = append(all, x.lat)
+		}
 	}
-	rep := benchReport{Target: cfg.Target, Clients: cfg.Clients, Total: done.Load(), OK: int64(len(all)),
+	width, timeline := benchTimeline(flat, elapsed)
+	rep := benchReport{SliceS: width.Seconds(), Timeline: timeline, Target: cfg.Target, Clients: cfg.Clients, Total: done.Load(), OK: int64(len(all)),
 		Failed: failedOps.Load(), DurationS: math.Round(elapsed.Seconds()*1000) / 1000,
 		Latency: latencyStats(all), Errors: b.errors, ValueSize: cfg.ValueSize, Rate: cfg.Rate,
 		Interrupted: ctx.Err() != nil}

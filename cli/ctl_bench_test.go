@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"math"
 	"regexp"
 	"strings"
 	"testing"
@@ -164,5 +165,33 @@ func TestBenchWaitsForLeader(t *testing.T) {
 	var r benchReport
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.OK != 10 {
 		t.Fatalf("bench while the leader is being elected: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// The timeline cuts a run into slices of at least 100 ms, at most 300 of
+// them, each with the latencies of the operations chosen in it.
+func TestBenchTimeline(t *testing.T) {
+	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	samples := []benchSample{{ms(50), ms(1)}, {ms(150), ms(3)}, {ms(160), ms(5)}, {ms(999), ms(2)}, {ms(1000), ms(4)}}
+	width, got := benchTimeline(samples, time.Second)
+	if width != 100*time.Millisecond || len(got) != 10 {
+		t.Fatalf("a 1 s run: %d slices of %v, want 10 of 100ms", len(got), width)
+	}
+	want := map[int]benchSlice{0: {T: 0, Ops: 1, P50: 1, P99: 1, Max: 1}, 1: {T: 0.1, Ops: 2, P50: 3, P99: 5, Max: 5},
+		9: {T: 0.9, Ops: 2, P50: 2, P99: 4, Max: 4}}
+	for i, s := range got {
+		w, ok := want[i]
+		if !ok {
+			w = benchSlice{T: float64(i) / 10}
+		}
+		if math.Abs(s.T-w.T) > 1e-9 || s.Ops != w.Ops || s.P50 != w.P50 || s.P99 != w.P99 || s.Max != w.Max {
+			t.Errorf("slice %d = %+v, want %+v", i, s, w)
+		}
+	}
+	if width, got := benchTimeline(nil, 90*time.Second); width != 300*time.Millisecond || len(got) != 300 {
+		t.Errorf("a 90 s run: %d slices of %v, want 300 of 300ms", len(got), width)
+	}
+	if _, got := benchTimeline(nil, 0); len(got) != 1 {
+		t.Errorf("an empty run: %d slices, want 1", len(got))
 	}
 }

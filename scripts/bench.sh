@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench.sh: start a fresh local cluster (its own data, in a temp folder),
 # run `paxosctl bench` at several client counts (several runs each), print
-# the medians as a table and write them as JSON under bench/results/.
+# the medians as a table and write them as JSON under bench/results/, with
+# a self-contained HTML report beside it (scripts/bench-report.py: charts of
+# throughput and latency percentiles, and every run over time).
 #
 # Usage: scripts/bench.sh [--runs N] [--duration D] [--clients "1 16 64 256"]
 #                         [--targets "proposer client"] [--value-size B]
@@ -16,7 +18,7 @@ while [[ $# -gt 0 ]]; do
 	--clients) clients=$2; shift 2 ;;
 	--targets) targets=$2; shift 2 ;;
 	--value-size) size=$2; shift 2 ;;
-	-h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 3 ;;
 	esac
 done
@@ -80,3 +82,4 @@ for t in table:
 print(f"\nmedians of {runs} runs; written to {out}")
 PY
 rm -f "$raw"
+python3 scripts/bench-report.py "$out"

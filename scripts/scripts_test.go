@@ -1044,3 +1044,63 @@ fi
 		t.Errorf("COMPOSE_V2=0 ci-deps.sh: exit %d, want the step skipped:\n%s", code, out)
 	}
 }
+
+// bench-report.py draws a bench result as one HTML page: a throughput
+// chart, a latency chart per target, the medians, and a strip per run
+// whose bars follow its timeline (a stall shows as slices with no writes).
+func TestBenchReport(t *testing.T) {
+	py := testenv.LookPath(t, "python3 comes with the machine (scripts/ci-deps.sh)", "python3")
+	run := func(target string, clients int, tput float64, stall bool) map[string]any {
+		var tl []map[string]any
+		for i := range 50 {
+			ops, p99, mx := 40, 8.0, 12.0
+			if stall && i >= 20 && i < 25 {
+				ops, p99, mx = 0, 0, 0
+			}
+			if stall && i == 25 {
+				p99, mx = 480, 510
+			}
+			tl = append(tl, map[string]any{"t_s": float64(i) / 10, "ops": ops, "p50_ms": 3.0, "p99_ms": p99, "max_ms": mx})
+		}
+		return map[string]any{"target": target, "clients": clients, "throughput": tput, "failed": 0,
+			"latency_ms": map[string]float64{"min": 1, "p50": 3, "p90": 6, "p99": 9, "p999": 12, "max": 510},
+			"timeline_slice_s": 0.1, "timeline": tl}
+	}
+	raw := []map[string]any{run("proposer", 1, 500, false), run("proposer", 64, 9000, true),
+		run("client", 1, 450, false), run("client", 64, 6000, false)}
+	data, _ := json.Marshal(map[string]any{"meta": map[string]any{"cpus": 2, "runs": 1}, "raw": raw})
+	dir := t.TempDir()
+	src := filepath.Join(dir, "bench-20261207T000000Z.json")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(py, "bench-report.py", src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench-report.py: %v\n%s", err, out)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "bench-20261207T000000Z.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	// 1 throughput chart, 2 latency charts, 4 strips.
+	if n := strings.Count(html, "<svg"); n != 7 {
+		t.Errorf("%d SVG drawings, want 7 (throughput, latency per target, a strip per run)", n)
+	}
+	for _, want := range []string{"at the leader, 64 clients, run 1: 9,000 writes/s", "through client nodes", "<td>6,000</td>",
+		"2.0 s: 0 writes/s", "2.5 s: 400 writes/s, p50 3.00 ms, p99 480 ms, max 510 ms"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the page does not say %q", want)
+		}
+	}
+	if strings.Contains(html, "<script") || strings.Contains(html, "http://") && !strings.Contains(html, "xmlns=\"http://www.w3.org/2000/svg\"") {
+		t.Errorf("the page is not self-contained")
+	}
+	// A file that is not a bench result is refused, with the reason.
+	bad := filepath.Join(dir, "x.json")
+	_ = os.WriteFile(bad, []byte(`{"results": []}`), 0o644)
+	out, err = exec.Command(py, "bench-report.py", bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "has no runs") {
+		t.Errorf("bench-report.py on a JSON without runs: %v, %s; want a failure that says so", err, out)
+	}
+}
