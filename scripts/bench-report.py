@@ -95,11 +95,11 @@ class Chart:
         self.parts.append(f'<circle cx="{self.x(i):.1f}" cy="{self.y(v):.1f}" r="2" fill="{color}" opacity="0.45"><title>{esc(title)}</title></circle>')
 
     def legend(self, items):
-        x = self.l + 8
+        x, y = self.l + 8, self.t + 2
         for label, color in items:
-            self.parts.append(f'<rect x="{x}" y="{self.t + 2}" width="10" height="10" fill="{color}"/>')
-            self.parts.append(f'<text x="{x + 14}" y="{self.t + 11}" font-size="11">{esc(label)}</text>')
-            x += 14 + 7 * len(label) + 16
+            self.parts.append(f'<rect x="{x}" y="{y}" width="10" height="10" fill="{color}"/>')
+            self.parts.append(f'<text x="{x + 14}" y="{y + 9}" font-size="11">{esc(label)}</text>')
+            y += 15
 
     def svg(self):
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.w}" height="{self.h}" font-family="sans-serif">' + "".join(self.parts) + "</svg>"
@@ -141,7 +141,7 @@ def strip(run):
     """One run's timeline: writes per slice as grey bars, p99 and max
     latency per slice as lines (their own scale, on the right)."""
     tl = run.get("timeline") or []
-    w, h, l, r, t, b = 560, 90, 46, 46, 8, 18
+    w, h, l, r, t, b = 580, 90, 66, 50, 8, 18
     if not tl:
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="24"><text x="4" y="16" font-size="11">no timeline in this run (paxosctl before timelines)</text></svg>'
     width = run.get("timeline_slice_s") or 0.1
