@@ -57,6 +57,7 @@ func TestE2ESoak(t *testing.T) {
 	c := NewCluster(t, Options{Env: env})
 	leader := c.Node(c.Leader(20 * time.Second))
 	mem := watchMemory(c)
+	began := time.Now() // the memory samples' time 0
 
 	type result struct {
 		Slots              int                  `json:"slots"`
@@ -67,6 +68,9 @@ func TestE2ESoak(t *testing.T) {
 		CatchupSlotsPerS   float64              `json:"learner2_catchup_slots_per_s"`
 		AcceptorDirMaxByte int64                `json:"acceptor_data_dir_bytes_max"`
 		RSS                map[string]roleBytes `json:"rss_max_by_role"`
+		// RSSByNode is each node's highest total and when it was
+		// (seconds since the fill began).
+		RSSByNode map[string]nodeBytes `json:"rss_max_by_node"`
 		// Leaders lists each proposer that led, in order: more than one
 		// means a follower's campaign deposed a live leader.
 		Leaders []string `json:"leaders"`
@@ -123,6 +127,7 @@ func TestE2ESoak(t *testing.T) {
 	}
 	reach("learner1", st.ChosenSlot, 10*time.Minute)
 	start := time.Now() // the rate counts learner2's start too
+	t.Logf("learner2 starts again at %.0f s", time.Since(began).Seconds())
 	c.Start("learner2")
 	reach("learner2", st.ChosenSlot, 30*time.Minute)
 	r.CatchupSlots = st.ChosenSlot - had
@@ -138,11 +143,17 @@ func TestE2ESoak(t *testing.T) {
 	}
 	reach("learner1", st.ChosenSlot, 10*time.Minute)
 	reach("learner2", st.ChosenSlot, 10*time.Minute)
-	r.RSS = mem()
+	r.RSS, r.RSSByNode = mem()
 	for _, role := range []string{"proposer", "acceptor", "learner", "client"} {
 		b := r.RSS[role]
 		t.Logf("%s RSS max: anon %.1f MiB, file %.1f MiB, total %.1f MiB", role,
 			float64(b.Anon)/(1<<20), float64(b.File)/(1<<20), float64(b.Total)/(1<<20))
+	}
+	for _, n := range c.Nodes {
+		if b, ok := r.RSSByNode[n.Name]; ok {
+			t.Logf("%s RSS max: %.1f MiB (anon %.1f, file %.1f) at %.0f s", n.Name, float64(b.Total)/(1<<20),
+				float64(b.Anon)/(1<<20), float64(b.File)/(1<<20), b.AtS)
+		}
 	}
 	t.Logf("acceptor data dirs: up to %.1f MiB", float64(r.AcceptorDirMaxByte)/(1<<20))
 	t.Logf("leaders, in order: %s", strings.Join(r.Leaders, ", "))
@@ -166,13 +177,21 @@ type roleBytes struct {
 	Total int64 `json:"total_bytes"`
 }
 
+// nodeBytes is the most resident memory seen in one node, and when.
+type nodeBytes struct {
+	roleBytes
+	AtS float64 `json:"at_s"` // seconds since watchMemory began
+}
+
 // watchMemory samples RssAnon and RssFile of every running node once a
 // second until the returned function is called, which returns the
-// highest of each per role.
-func watchMemory(c *Cluster) (stop func() map[string]roleBytes) {
+// highest of each per role, and each node's highest total with its time.
+func watchMemory(c *Cluster) (stop func() (map[string]roleBytes, map[string]nodeBytes)) {
 	done := make(chan struct{})
 	var mu sync.Mutex
 	seen := map[string]roleBytes{}
+	byNode := map[string]nodeBytes{}
+	start := time.Now()
 	sample := func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -189,6 +208,9 @@ func watchMemory(c *Cluster) (stop func() map[string]roleBytes) {
 			b := seen[n.Role]
 			b.Anon, b.File, b.Total = max(b.Anon, anon), max(b.File, file), max(b.Total, anon+file)
 			seen[n.Role] = b
+			if nb := byNode[n.Name]; anon+file > nb.Total {
+				byNode[n.Name] = nodeBytes{roleBytes{anon, file, anon + file}, time.Since(start).Seconds()}
+			}
 		}
 	}
 	var wg sync.WaitGroup
@@ -204,13 +226,13 @@ func watchMemory(c *Cluster) (stop func() map[string]roleBytes) {
 			}
 		}
 	})
-	return func() map[string]roleBytes {
+	return func() (map[string]roleBytes, map[string]nodeBytes) {
 		close(done)
 		wg.Wait()
 		sample()
 		mu.Lock()
 		defer mu.Unlock()
-		return seen
+		return seen, byNode
 	}
 }
 
