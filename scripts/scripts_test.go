@@ -1063,7 +1063,7 @@ func TestBenchReport(t *testing.T) {
 			tl = append(tl, map[string]any{"t_s": float64(i) / 10, "ops": ops, "p50_ms": 3.0, "p99_ms": p99, "max_ms": mx})
 		}
 		return map[string]any{"target": target, "clients": clients, "throughput": tput, "failed": 0,
-			"latency_ms": map[string]float64{"min": 1, "p50": 3, "p90": 6, "p99": 9, "p999": 12, "max": 510},
+			"latency_ms":       map[string]float64{"min": 1, "p50": 3, "p90": 6, "p99": 9, "p999": 12, "max": 510},
 			"timeline_slice_s": 0.1, "timeline": tl}
 	}
 	raw := []map[string]any{run("proposer", 1, 500, false), run("proposer", 64, 9000, true),
