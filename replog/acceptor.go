@@ -1,6 +1,7 @@
 package replog
 
 import (
+	"math"
 	"slices"
 	"sort"
 )
@@ -240,14 +241,15 @@ func (a *Acceptor) prepare(m Message) error {
 }
 
 // page returns one message's worth of accepted entries from slot from on
-// (at most CatchupLimit and MaxMsgBytes), and whether more follow.
+// (at most CatchupLimit and MaxMsgBytes), and whether more follow. It reads
+// one entry past both bounds, so fit sees where the page ends.
 func (a *Acceptor) page(from uint64) ([]Entry, bool, error) {
-	entries, err := a.accepted(from, a.cfg.CatchupLimit+1)
+	entries, cut, err := a.accepted(from, a.cfg.CatchupLimit+1, a.cfg.MaxMsgBytes+1)
 	if err != nil {
 		return nil, false, err
 	}
 	n := a.cfg.fit(entries, a.cfg.CatchupLimit)
-	return entries[:n:n], n < len(entries), nil
+	return entries[:n:n], n < len(entries) || cut, nil
 }
 
 // maxSlotsAhead bounds how far past its chosen watermark an acceptor
@@ -328,22 +330,34 @@ func (a *Acceptor) catchup(m Message) error {
 	return nil
 }
 
-// accepted returns the accepted entries from slot on: what storage holds,
-// overlaid with what this Ready has not persisted yet.
-func (a *Acceptor) accepted(from uint64, limit int) ([]Entry, error) {
-	stored, err := a.storage.Accepted(from, limit)
+// accepted returns the accepted entries from slot on: what storage holds
+// (at most limit and maxBytes of it), overlaid with what this Ready has not
+// persisted yet. cut says the storage read stopped at its bounds: the
+// entries then cover the slots up to the last one read, no further (an
+// entry of the Ready past it would leave the slots between out of a page,
+// and a promise with a hole could let a new leader choose over a value).
+func (a *Acceptor) accepted(from uint64, limit, maxBytes int) (_ []Entry, cut bool, _ error) {
+	stored, err := a.storage.AcceptedBytes(from, limit, maxBytes)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	size := 0
+	for _, e := range stored {
+		size += e.Command.Size()
+	}
+	end := uint64(math.MaxUint64)
+	if cut = cutShort(len(stored), size, limit, maxBytes); cut {
+		end = stored[len(stored)-1].Slot + 1
 	}
 	if len(a.rd.Accepted) == 0 {
-		return stored, nil
+		return stored, cut, nil
 	}
 	bySlot := make(map[uint64]Entry, len(stored)+len(a.rd.Accepted))
 	for _, e := range stored {
 		bySlot[e.Slot] = e
 	}
 	for _, e := range a.rd.Accepted {
-		if e.Slot >= from {
+		if e.Slot >= from && e.Slot < end {
 			bySlot[e.Slot] = e
 		}
 	}
@@ -355,7 +369,7 @@ func (a *Acceptor) accepted(from uint64, limit int) ([]Entry, error) {
 	if len(out) > limit {
 		out = out[:limit]
 	}
-	return out, nil
+	return out, cut, nil
 }
 
 // saveCommit hands the commit point to storage with the next write. A lower

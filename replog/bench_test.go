@@ -37,17 +37,17 @@ type (
 // nullStore is storage that keeps nothing: it measures the core alone.
 type nullStore struct{}
 
-func (nullStore) Round() (uint64, error)                           { return 0, nil }
-func (nullStore) Promised() (replog.Ballot, error)                 { return 0, nil }
-func (nullStore) Compacted() (uint64, error)                       { return 0, nil }
-func (nullStore) Accepted(uint64, int) ([]replog.Entry, error)     { return nil, nil }
-func (nullStore) Commit() (uint64, error)                          { return 0, nil }
-func (nullStore) Chosen(uint64, int) ([]replog.ChosenEntry, error) { return nil, nil }
-func (nullStore) FirstSlot(string) (uint64, bool, error)           { return 0, false, nil }
-func (nullStore) Applied() (uint64, error)                         { return 0, nil }
-func (nullStore) Top() (uint64, error)                             { return 0, nil }
-func (nullStore) Rejoin() (uint64, error)                          { return 0, nil }
-func (nullStore) Save(*replog.Ready) error                         { return nil }
+func (nullStore) Round() (uint64, error)                                     { return 0, nil }
+func (nullStore) Promised() (replog.Ballot, error)                           { return 0, nil }
+func (nullStore) Compacted() (uint64, error)                                 { return 0, nil }
+func (nullStore) AcceptedBytes(uint64, int, int) ([]replog.Entry, error)     { return nil, nil }
+func (nullStore) Commit() (uint64, error)                                    { return 0, nil }
+func (nullStore) ChosenBytes(uint64, int, int) ([]replog.ChosenEntry, error) { return nil, nil }
+func (nullStore) FirstSlot(string) (uint64, bool, error)                     { return 0, false, nil }
+func (nullStore) Applied() (uint64, error)                                   { return 0, nil }
+func (nullStore) Top() (uint64, error)                                       { return 0, nil }
+func (nullStore) Rejoin() (uint64, error)                                    { return 0, nil }
+func (nullStore) Save(*replog.Ready) error                                   { return nil }
 
 func newCluster(tb testing.TB, mem bool) *cluster {
 	c := &cluster{nodes: map[replog.ID]replog.Node{}, stores: map[replog.ID]replogtest.Store{}}

@@ -173,6 +173,13 @@ func (c *Config) fit(entries []Entry, limit int) int {
 	return Fit(len(entries), limit, c.MaxMsgBytes, func(i int) int { return entries[i].Command.Size() })
 }
 
+// cutShort reports whether a read of count entries of size bytes, asked
+// for at most limit entries and maxBytes (no bound when <= 0), may have
+// stopped before the data did: at one of its bounds.
+func cutShort(count, size, limit, maxBytes int) bool {
+	return count > 0 && (limit > 0 && count >= limit || maxBytes > 0 && size >= maxBytes)
+}
+
 // Fit returns how many of the first count items go in one batch: at most
 // limit of them (no bound when limit <= 0), and no more than maxBytes by
 // size(i), item i's size; the first item always goes, whatever its size.

@@ -480,3 +480,137 @@ func TestAcceptorWithLostDiskRejoins(t *testing.T) {
 		t.Fatalf("after a restart: voting %v, %v", a != nil && a.Voting(), err)
 	}
 }
+
+// readBytes records the most command bytes one storage read returned.
+type readBytes struct{ most int }
+
+func (r *readBytes) saw(sizes ...int) {
+	total := 0
+	for _, s := range sizes {
+		total += s
+	}
+	r.most = max(r.most, total)
+}
+
+type countingAcceptorStore struct {
+	*replogtest.AcceptorStore
+	reads *readBytes
+}
+
+func (s countingAcceptorStore) AcceptedBytes(from uint64, limit, maxBytes int) ([]replog.Entry, error) {
+	es, err := s.AcceptorStore.AcceptedBytes(from, limit, maxBytes)
+	sizes := make([]int, len(es))
+	for i, e := range es {
+		sizes[i] = e.Command.Size()
+	}
+	s.reads.saw(sizes...)
+	return es, err
+}
+
+type countingLearnerStore struct {
+	*replogtest.LearnerStore
+	reads *readBytes
+}
+
+func (s countingLearnerStore) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.ChosenEntry, error) {
+	es, err := s.LearnerStore.ChosenBytes(from, limit, maxBytes)
+	sizes := make([]int, len(es))
+	for i, e := range es {
+		sizes[i] = e.Command.Size()
+	}
+	s.reads.saw(sizes...)
+	return es, err
+}
+
+// A promise page and a catch-up answer read at most MaxMsgBytes plus one
+// entry from storage, not CatchupLimit entries whatever their size: over a
+// log of 1 MiB values that was 2 GiB read into memory for a 4 MiB message.
+func TestCatchupReadsAreBoundedInBytes(t *testing.T) {
+	value := strings.Repeat("v", 1<<20)
+	var entries []replog.Entry
+	var chosen []replog.ChosenEntry
+	for s := range uint64(40) {
+		e := replog.Entry{Slot: s, Ballot: 101, Command: replog.Command{ClientID: 9, RequestID: fmt.Sprintf("r-%d", s), Value: value}}
+		entries = append(entries, e)
+		chosen = append(chosen, replog.ChosenEntry{Entry: e, FirstSlot: s})
+	}
+	maxMsg := replog.DefaultConfig().MaxMsgBytes
+	bound := maxMsg + entries[0].Command.Size()
+
+	ast := replogtest.NewAcceptorStore()
+	if err := ast.Save(&replog.Ready{HardState: replog.HardState{Promised: 101}, Accepted: entries}); err != nil {
+		t.Fatal(err)
+	}
+	areads := &readBytes{}
+	a, err := replog.NewAcceptor(testConfig(4), countingAcceptorStore{ast, areads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap(t, a, testConfig(4), ast)
+	step(t, a, replog.Message{Type: replog.MsgPrepare, From: 2, Ballot: 202})
+	promise := onlyMessageTo(t, ready(t, a, ast), replog.MsgPromise, 2)
+	if !promise.Truncated || len(promise.Entries) != maxMsg>>20-1 && len(promise.Entries) != maxMsg>>20 {
+		t.Errorf("promise page: %d entries, truncated %v; want about %d, truncated", len(promise.Entries), promise.Truncated, maxMsg>>20)
+	}
+	if areads.most > bound {
+		t.Errorf("the acceptor read %d bytes for one promise page; want at most MaxMsgBytes plus one entry, %d", areads.most, bound)
+	}
+
+	lst := replogtest.NewLearnerStore()
+	if err := lst.Save(&replog.Ready{Chosen: chosen}); err != nil {
+		t.Fatal(err)
+	}
+	lreads := &readBytes{}
+	l, err := replog.NewLearner(testConfig(7), countingLearnerStore{lst, lreads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(t, l, replog.Message{Type: replog.MsgCatchup, From: 8, Slot: 0})
+	answer := onlyMessageTo(t, ready(t, l, lst), replog.MsgChosen, 8)
+	if !answer.Truncated || len(answer.Entries) == 0 || len(answer.Entries) > maxMsg>>20 {
+		t.Errorf("catch-up answer: %d entries, truncated %v; want at most %d, truncated", len(answer.Entries), answer.Truncated, maxMsg>>20)
+	}
+	if lreads.most > bound {
+		t.Errorf("the learner read %d bytes for one catch-up answer; want at most MaxMsgBytes plus one entry, %d", lreads.most, bound)
+	}
+}
+
+// A promise page merges the accepted entries not yet persisted only over
+// the slots the storage read covered: an unpersisted entry past them would
+// leave the slots between out of the page (a hole the new leader would fill
+// with no-ops over values that may be chosen), and a page that fits after
+// the merge still says more follow.
+func TestPromisePageHasNoHoleFromUnpersistedEntries(t *testing.T) {
+	big := strings.Repeat("v", 900<<10)
+	var entries []replog.Entry
+	for s := range uint64(10) {
+		entries = append(entries, replog.Entry{Slot: s, Ballot: 101, Command: replog.Command{ClientID: 9, RequestID: fmt.Sprintf("r-%d", s), Value: big}})
+	}
+	st := replogtest.NewAcceptorStore()
+	if err := st.Save(&replog.Ready{HardState: replog.HardState{Promised: 101}, Accepted: entries}); err != nil {
+		t.Fatal(err)
+	}
+	a := newAcceptor(t, st)
+	small := func(s uint64) replog.Entry {
+		return replog.Entry{Slot: s, Ballot: 101, Command: replog.Command{ClientID: 9, RequestID: fmt.Sprintf("s-%d", s), Value: "x"}}
+	}
+	// Accepted, not yet persisted (no Ready taken): slot 1 again, smaller, and slot 20.
+	step(t, a, replog.Message{Type: replog.MsgAccept, From: 1, Ballot: 101, Entries: []replog.Entry{small(1), small(20)}})
+	step(t, a, replog.Message{Type: replog.MsgPrepare, From: 1, Ballot: 101}) // a prepare again at the promised ballot
+	promise := onlyMessageTo(t, ready(t, a, st), replog.MsgPromise, 1)
+	var slots []uint64
+	for _, e := range promise.Entries {
+		slots = append(slots, e.Slot)
+	}
+	for i, s := range slots {
+		if s != uint64(i) {
+			t.Fatalf("promise page holds slots %v: a hole before slot %d", slots, s)
+		}
+	}
+	if !promise.Truncated {
+		t.Errorf("promise page of slots %v says nothing follows; slots %d-9 and 20 do", slots, len(slots))
+	}
+	if len(promise.Entries) > 1 && promise.Entries[1].Command.Value != "x" {
+		t.Errorf("slot 1 in the page is not the newer entry")
+	}
+}

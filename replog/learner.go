@@ -295,18 +295,22 @@ func (l *Learner) firstSlot(req string) (uint64, bool, error) {
 
 // answerCatchup sends the chosen entries from m.Slot on, as MsgChosen.
 func (l *Learner) answerCatchup(m Message) error {
-	stored, err := l.storage.Chosen(m.Slot, l.cfg.CatchupLimit+1)
+	// One entry past both bounds, so fit sees where the answer ends; what
+	// the Ready has not persisted yet follows the log only when the read
+	// reached the log's end.
+	limit, maxBytes := l.cfg.CatchupLimit+1, l.cfg.MaxMsgBytes+1
+	stored, err := l.storage.ChosenBytes(m.Slot, limit, maxBytes)
 	if err != nil {
 		return err
 	}
 	entries := make([]Entry, 0, len(stored))
-	next := m.Slot
+	next, size := m.Slot, 0
 	for _, ce := range stored {
 		entries = append(entries, ce.Entry)
-		next = ce.Slot + 1
+		next, size = ce.Slot+1, size+ce.Command.Size()
 	}
 	for _, ce := range l.rd.Chosen {
-		if len(entries) > l.cfg.CatchupLimit {
+		if cutShort(len(stored), size, limit, maxBytes) || len(entries) > l.cfg.CatchupLimit {
 			break
 		}
 		if ce.Slot >= next {

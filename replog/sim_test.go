@@ -267,11 +267,11 @@ func (f faultyAcceptor) Promised() (replog.Ballot, error) {
 	return f.AcceptorStore.Promised()
 }
 
-func (f faultyAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
+func (f faultyAcceptor) AcceptedBytes(from uint64, limit, maxBytes int) ([]replog.Entry, error) {
 	if err := f.s.fault(); err != nil {
 		return nil, err
 	}
-	return f.AcceptorStore.Accepted(from, limit)
+	return f.AcceptorStore.AcceptedBytes(from, limit, maxBytes)
 }
 
 func (f faultyAcceptor) Compacted() (uint64, error) {
@@ -295,11 +295,11 @@ func (f faultyLearner) Commit() (uint64, error) {
 	return f.LearnerStore.Commit()
 }
 
-func (f faultyLearner) Chosen(from uint64, limit int) ([]replog.ChosenEntry, error) {
+func (f faultyLearner) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.ChosenEntry, error) {
 	if err := f.s.fault(); err != nil {
 		return nil, err
 	}
-	return f.LearnerStore.Chosen(from, limit)
+	return f.LearnerStore.ChosenBytes(from, limit, maxBytes)
 }
 
 func (f faultyLearner) FirstSlot(r string) (uint64, bool, error) {

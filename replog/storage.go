@@ -26,10 +26,12 @@ type ProposerStorage interface {
 type AcceptorStorage interface {
 	// Promised returns the highest ballot promised (0 when none).
 	Promised() (Ballot, error)
-	// Accepted returns at most limit accepted entries (every one when limit <=
-	// 0) with Slot >= from, in slot order, each with the ballot it was
-	// accepted at. The slice is the caller's.
-	Accepted(from uint64, limit int) ([]Entry, error)
+	// AcceptedBytes returns accepted entries with Slot >= from, in slot
+	// order, each with the ballot it was accepted at: at most limit of them
+	// (no bound when limit <= 0), and none after the one that brings their
+	// commands to maxBytes (by Command.Size; no bound when maxBytes <= 0).
+	// The slice is the caller's.
+	AcceptedBytes(from uint64, limit, maxBytes int) ([]Entry, error)
 	// Compacted returns the compaction point: the entries below it were
 	// deleted because a learner holds them durably (they are chosen).
 	Compacted() (uint64, error)
@@ -49,9 +51,11 @@ type LearnerStorage interface {
 	// Commit returns the number of contiguous chosen slots stored: the first
 	// slot not yet in the log.
 	Commit() (uint64, error)
-	// Chosen returns at most limit chosen entries (every one when limit <= 0)
-	// with Slot >= from, in slot order. The slice is the caller's.
-	Chosen(from uint64, limit int) ([]ChosenEntry, error)
+	// ChosenBytes returns chosen entries with Slot >= from, in slot order:
+	// at most limit of them (no bound when limit <= 0), and none after the
+	// one that brings their commands to maxBytes (by Command.Size; no bound
+	// when maxBytes <= 0). The slice is the caller's.
+	ChosenBytes(from uint64, limit, maxBytes int) ([]ChosenEntry, error)
 	// FirstSlot returns the slot of the first copy of requestID in the log
 	// (ok is false for "", which no-ops carry).
 	FirstSlot(requestID string) (slot uint64, ok bool, err error)

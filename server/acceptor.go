@@ -340,7 +340,7 @@ func (a *acceptorRole) view() view {
 	}
 	if st.LastSlot >= 0 {
 		v.LastAcceptedSlot = &st.LastSlot
-		if es, err := a.store.Accepted(uint64(st.LastSlot), 1); err == nil && len(es) == 1 {
+		if es, err := a.store.AcceptedBytes(uint64(st.LastSlot), 1, 0); err == nil && len(es) == 1 {
 			v.AcceptedProposal = &api.AcceptedProposal{Number: uint64(es[0].Ballot), Value: es[0].Command.Value, Slot: es[0].Slot}
 			v.State.MaxAccepted, v.State.AcceptedValue = uint64(es[0].Ballot), &es[0].Command.Value
 		}

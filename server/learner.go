@@ -337,7 +337,7 @@ func (l *learnerRole) view() view {
 	var es []replog.ChosenEntry
 	var err error
 	if n > 0 {
-		es, err = l.store.Chosen(commit-n, int(n))
+		es, err = l.store.ChosenBytes(commit-n, int(n), 0)
 	}
 	if err != nil {
 		l.n.log.Warn("view-logs: reading the last entries of the log", "err", err)

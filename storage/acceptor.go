@@ -172,11 +172,23 @@ func (a *Acceptor) Compacted() (uint64, error) {
 // with Slot >= from, in slot order, each with the ballot it was accepted at.
 // The slice is the caller's. A malformed record is ErrCorrupt.
 func (a *Acceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
+	return a.AcceptedBytes(from, limit, 0)
+}
+
+// AcceptedBytes is Accepted that also stops once the entries read hold
+// maxBytes (by Command.Size; no bound when maxBytes <= 0): the entry that
+// reaches it is the last returned, as in Learner.ChosenBytes.
+func (a *Acceptor) AcceptedBytes(from uint64, limit, maxBytes int) ([]replog.Entry, error) {
 	var out []replog.Entry
+	var budget byteBudget
 	err := a.s.view(func(tx *bolt.Tx) error {
 		return scan(tx.Bucket(bucketAccepted), from, limit, func(slot uint64, v []byte) error {
+			if budget.spent(maxBytes) {
+				return errScanDone
+			}
 			e, err := decodeEntry(slot, v)
 			out = append(out, e)
+			budget.add(e.Command)
 			return err
 		})
 	})

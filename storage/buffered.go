@@ -191,7 +191,7 @@ func (b *BufferedLearner) ChosenBytes(from uint64, limit, maxBytes int) ([]replo
 	var budget byteBudget
 	for _, e := range out {
 		next = e.Slot + 1
-		budget.add(e)
+		budget.add(e.Command)
 	}
 	for _, e := range snap {
 		if (limit > 0 && len(out) >= limit) || budget.spent(maxBytes) {
@@ -199,7 +199,7 @@ func (b *BufferedLearner) ChosenBytes(from uint64, limit, maxBytes int) ([]replo
 		}
 		if e.Slot >= next {
 			out = append(out, e)
-			budget.add(e)
+			budget.add(e.Command)
 		}
 	}
 	return out, nil

@@ -23,6 +23,7 @@ type (
 	}
 	acceptorStore interface {
 		replog.AcceptorStorage
+		Accepted(from uint64, limit int) ([]replog.Entry, error)
 		Save(rd *replog.Ready) error
 		Accept(promised replog.Ballot, entries []replog.Entry) error
 		Compact(below uint64) error
@@ -31,8 +32,8 @@ type (
 	}
 	learnerStore interface {
 		replog.LearnerStorage
+		Chosen(from uint64, limit int) ([]replog.ChosenEntry, error)
 		Save(rd *replog.Ready) error
-		ChosenBytes(from uint64, limit, maxBytes int) ([]replog.ChosenEntry, error)
 		Append(entries []replog.ChosenEntry) error
 		Stats() LearnerStats
 		Close() error

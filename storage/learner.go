@@ -180,7 +180,7 @@ func (l *Learner) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.Chosen
 			}
 			c, err := decodeChosen(slot, v)
 			out = append(out, c)
-			budget.add(c)
+			budget.add(c.Command)
 			return err
 		})
 	})
@@ -193,7 +193,7 @@ func (l *Learner) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.Chosen
 // byteBudget counts the bytes of the entries a read returned (ChosenBytes).
 type byteBudget int
 
-func (b *byteBudget) add(c replog.ChosenEntry) { *b += byteBudget(c.Command.Size()) }
+func (b *byteBudget) add(c replog.Command) { *b += byteBudget(c.Size()) }
 
 // spent reports whether the entries counted so far reached maxBytes.
 func (b byteBudget) spent(maxBytes int) bool { return maxBytes > 0 && int(b) >= maxBytes }

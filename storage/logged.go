@@ -282,6 +282,14 @@ func (l *LoggedAcceptor) Compacted() (uint64, error) { return l.a.Compacted() }
 // with Slot >= from, in slot order. Under a concurrent Accept each slot shows
 // its entry from before or after that Accept.
 func (l *LoggedAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
+	return l.AcceptedBytes(from, limit, 0)
+}
+
+// AcceptedBytes is Accepted bounded in bytes as Acceptor.AcceptedBytes is.
+// The file's read and what waits in memory are merged by slot: when the
+// file's read stopped at a bound, the merge covers the slots up to its
+// last entry only, so the entries returned leave no slot out.
+func (l *LoggedAcceptor) AcceptedBytes(from uint64, limit, maxBytes int) ([]replog.Entry, error) {
 	l.mu.Lock()
 	var mem []replog.Entry
 	for _, e := range l.overlay {
@@ -294,13 +302,25 @@ func (l *LoggedAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error
 	if limit > 0 && len(mem) > limit {
 		mem = mem[:limit]
 	}
-	file, err := l.a.Accepted(from, limit)
+	file, err := l.a.AcceptedBytes(from, limit, maxBytes)
 	if err != nil {
 		return nil, err
 	}
+	var read byteBudget
+	for _, e := range file {
+		read.add(e.Command)
+	}
+	if len(file) > 0 && (limit > 0 && len(file) >= limit || read.spent(maxBytes)) {
+		n, last := 0, file[len(file)-1].Slot
+		for n < len(mem) && mem[n].Slot <= last {
+			n++
+		}
+		mem = mem[:n]
+	}
 	out := make([]replog.Entry, 0, len(file)+len(mem))
+	var budget byteBudget
 	for len(file) > 0 || len(mem) > 0 {
-		if limit > 0 && len(out) >= limit {
+		if limit > 0 && len(out) >= limit || budget.spent(maxBytes) {
 			break
 		}
 		switch {
@@ -311,6 +331,7 @@ func (l *LoggedAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error
 		default:
 			out, mem = append(out, mem[0]), mem[1:]
 		}
+		budget.add(out[len(out)-1].Command)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -314,5 +315,48 @@ func TestLoggedAcceptorMissingWAL(t *testing.T) {
 			a := mustOpen(t, OpenAcceptor, path, nil)
 			a.Close()
 		})
+	}
+}
+
+// A read bounded in bytes merges what waits in memory only over the slots
+// the file's read covered: an entry in memory past them would leave the
+// slots between out, and a promise page with a hole lets a new leader
+// overwrite a value that may be chosen.
+func TestLoggedAcceptorBytePageHasNoHole(t *testing.T) {
+	path := tempPath(t, "a.db")
+	a := mustOpen(t, OpenLoggedAcceptor, path, nil)
+	var big []replog.Entry
+	for s := range uint64(10) {
+		big = append(big, replog.Entry{Slot: s, Ballot: 101, Command: replog.Command{ClientID: 9, RequestID: fmt.Sprint("r", s), Value: strings.Repeat("v", 1000)}})
+	}
+	if err := a.Accept(101, big); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil { // a checkpoint: the entries go to the file
+		t.Fatal(err)
+	}
+	a = mustOpen(t, OpenLoggedAcceptor, path, nil)
+	small := func(s uint64) replog.Entry {
+		return replog.Entry{Slot: s, Ballot: 202, Command: replog.Command{ClientID: 9, RequestID: fmt.Sprint("s", s), Value: "x"}}
+	}
+	if err := a.Accept(202, []replog.Entry{small(1), small(20)}); err != nil { // in memory until the next checkpoint
+		t.Fatal(err)
+	}
+	es, err := a.AcceptedBytes(0, 0, 2500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := acceptedSlots(es); !slices.Equal(got, []uint64{0, 1, 2}) {
+		t.Errorf("AcceptedBytes(0, 0, 2500) = slots %v, want [0 1 2]: the file's read stopped at slot 2", got)
+	}
+	if es[1].Ballot != 202 {
+		t.Errorf("slot 1 at ballot %d, want the newer 202", es[1].Ballot)
+	}
+	all, err := a.Accepted(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := acceptedSlots(all); !slices.Equal(got, []uint64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20}) {
+		t.Errorf("Accepted(0, 0) = slots %v", got)
 	}
 }

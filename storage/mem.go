@@ -176,15 +176,26 @@ func (a *MemAcceptor) SetCommit(commit uint64) error {
 // Accepted returns at most limit (every one when limit <= 0) accepted entries
 // with Slot >= from, in slot order. The slice is the caller's.
 func (a *MemAcceptor) Accepted(from uint64, limit int) ([]replog.Entry, error) {
+	return a.AcceptedBytes(from, limit, 0)
+}
+
+// AcceptedBytes is Accepted bounded in bytes as Acceptor.AcceptedBytes is.
+func (a *MemAcceptor) AcceptedBytes(from uint64, limit, maxBytes int) ([]replog.Entry, error) {
 	if err := a.lock(); err != nil {
 		return nil, err
 	}
 	defer a.mu.Unlock()
 	var out []replog.Entry
+	var budget byteBudget
 	for _, slot := range slices.Sorted(maps.Keys(a.accepted)) {
-		if slot >= from && (limit <= 0 || len(out) < limit) {
-			out = append(out, a.accepted[slot])
+		if slot < from {
+			continue
 		}
+		if limit > 0 && len(out) >= limit || budget.spent(maxBytes) {
+			break
+		}
+		out = append(out, a.accepted[slot])
+		budget.add(a.accepted[slot].Command)
 	}
 	return out, nil
 }
@@ -276,7 +287,7 @@ func (l *MemLearner) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.Cho
 			end = i
 			break
 		}
-		budget.add(l.log[i])
+		budget.add(l.log[i].Command)
 	}
 	return slices.Clone(l.log[from:end]), nil
 }

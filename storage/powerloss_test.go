@@ -35,7 +35,7 @@ func TestPowerLossKeepsAcknowledgedWrites(t *testing.T) {
 		if got, _ := a.Promised(); got != ballot {
 			t.Errorf("life %d, %s: promised %d after the power loss, want %d", life, what, got, ballot)
 		}
-		es, err := a.Accepted(0, 0)
+		es, err := a.AcceptedBytes(0, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -150,7 +150,7 @@ func DescribeNode(n *Node) string {
 		return s
 	case n.Acceptor != nil:
 		a, store := n.Acceptor, n.Store.(replog.AcceptorStorage)
-		accepted, _ := store.Accepted(0, 0)
+		accepted, _ := store.AcceptedBytes(0, 0, 0)
 		s := fmt.Sprintf("%d: promised=%d commit=%d accepted=%s", id, a.Promised(), a.Commit(), DescribeEntries(accepted))
 		if compacted, _ := store.Compacted(); compacted > 0 {
 			s += fmt.Sprintf(" compacted=%d", compacted)
@@ -160,7 +160,7 @@ func DescribeNode(n *Node) string {
 		}
 		return s
 	default:
-		log, _ := n.Store.(replog.LearnerStorage).Chosen(0, 0)
+		log, _ := n.Store.(replog.LearnerStorage).ChosenBytes(0, 0, 0)
 		return fmt.Sprintf("%d: commit=%d log=%s", id, n.Learner.Commit(), DescribeChosen(log))
 	}
 }

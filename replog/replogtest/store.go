@@ -114,11 +114,23 @@ func (a *AcceptorStore) Promised() (replog.Ballot, error) { return a.promised, n
 // Accepted returns at most limit (every one when limit <= 0) accepted
 // entries with Slot >= from, in slot order. The slice is the caller's.
 func (a *AcceptorStore) Accepted(from uint64, limit int) ([]replog.Entry, error) {
+	return a.AcceptedBytes(from, limit, 0)
+}
+
+// AcceptedBytes is Accepted that also stops after the entry that brings
+// the commands to maxBytes (no bound when maxBytes <= 0).
+func (a *AcceptorStore) AcceptedBytes(from uint64, limit, maxBytes int) ([]replog.Entry, error) {
 	var out []replog.Entry
+	size := 0
 	for _, slot := range slices.Sorted(maps.Keys(a.accepted)) {
-		if slot >= from && (limit <= 0 || len(out) < limit) {
-			out = append(out, a.accepted[slot])
+		if slot < from {
+			continue
 		}
+		if limit > 0 && len(out) >= limit || maxBytes > 0 && size >= maxBytes {
+			break
+		}
+		out = append(out, a.accepted[slot])
+		size += a.accepted[slot].Command.Size()
 	}
 	return out, nil
 }
@@ -184,12 +196,19 @@ func (l *LearnerStore) Commit() (uint64, error) { return uint64(len(l.log)), nil
 // Chosen returns at most limit (every one when limit <= 0) entries with
 // Slot >= from, in slot order. The slice is the caller's.
 func (l *LearnerStore) Chosen(from uint64, limit int) ([]replog.ChosenEntry, error) {
+	return l.ChosenBytes(from, limit, 0)
+}
+
+// ChosenBytes is Chosen that also stops after the entry that brings the
+// commands to maxBytes (no bound when maxBytes <= 0).
+func (l *LearnerStore) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.ChosenEntry, error) {
 	if from >= uint64(len(l.log)) {
 		return nil, nil
 	}
-	end := uint64(len(l.log))
-	if limit > 0 && uint64(limit) < end-from {
-		end = from + uint64(limit)
+	end, size := from, 0
+	for end < uint64(len(l.log)) && (limit <= 0 || end-from < uint64(limit)) && (maxBytes <= 0 || size < maxBytes) {
+		size += l.log[end].Command.Size()
+		end++
 	}
 	return slices.Clone(l.log[from:end]), nil
 }
