@@ -6,6 +6,7 @@ package replog_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -612,5 +613,51 @@ func TestPromisePageHasNoHoleFromUnpersistedEntries(t *testing.T) {
 	}
 	if len(promise.Entries) > 1 && promise.Entries[1].Command.Value != "x" {
 		t.Errorf("slot 1 in the page is not the newer entry")
+	}
+}
+
+// What a learner catches up from another learner it does not tell Notify
+// again (that learner did when it counted the quorums, and the proposers
+// fetch what they miss): re-sending a million caught-up entries to every
+// proposer was an eighth of a catching-up learner's CPU. What it learns
+// from the acceptors' votes it tells, as before.
+func TestCaughtUpEntriesAreNotNotifiedAgain(t *testing.T) {
+	cfg := testConfig(7)
+	cfg.Notify = []replog.ID{1, 2, 3}
+	st := replogtest.NewLearnerStore()
+	l, err := replog.NewLearner(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := func(s uint64) replog.Command {
+		return replog.Command{ClientID: 9, RequestID: fmt.Sprintf("r-%d", s), Value: "v"}
+	}
+	var old []replog.Entry
+	for s := range uint64(10) {
+		old = append(old, replog.Entry{Slot: s, Ballot: 101, Command: cmd(s)})
+	}
+	step(t, l, replog.Message{Type: replog.MsgChosen, From: 8, Commit: 10, Entries: old})
+	ready(t, l, st)
+	l.Tick()
+	notified := func(rd replog.Ready) (slots []uint64) {
+		for _, m := range rd.Messages {
+			if m.Type == replog.MsgChosen && m.To == 1 {
+				for _, e := range m.Entries {
+					slots = append(slots, e.Slot)
+				}
+			}
+		}
+		return slots
+	}
+	if got := notified(ready(t, l, st)); len(got) != 0 {
+		t.Errorf("caught-up slots %v told to proposer 1 again", got)
+	}
+	fresh := replog.Entry{Slot: 10, Ballot: 101, Command: cmd(10)}
+	step(t, l, replog.Message{Type: replog.MsgLearn, From: 4, Entries: []replog.Entry{fresh}})
+	step(t, l, replog.Message{Type: replog.MsgLearn, From: 5, Entries: []replog.Entry{fresh}})
+	ready(t, l, st)
+	l.Tick()
+	if got := notified(ready(t, l, st)); !slices.Equal(got, []uint64{10}) {
+		t.Errorf("after a quorum of votes for slot 10, proposer 1 was told %v, want [10]", got)
 	}
 }

@@ -34,6 +34,11 @@ type Learner struct {
 	heard bool
 	// notify holds the entries that joined the log since the last tick.
 	notify []Entry
+	// quietBelow: the slots below it came from another learner, which
+	// counted their quorums and told Notify then; this learner does not
+	// tell again what it catches up (the proposers fetch what they miss
+	// themselves).
+	quietBelow uint64
 	// firstInReady indexes the requests of rd.Chosen (not yet in storage).
 	firstInReady map[string]uint64
 
@@ -131,6 +136,7 @@ func (l *Learner) Step(m Message) error {
 		l.hint, l.heard = max(l.hint, m.Commit), true
 		for _, e := range m.Entries {
 			l.choose(e.Slot, e.Command)
+			l.quietBelow = max(l.quietBelow, e.Slot+1)
 		}
 		if err := l.advance(); err != nil {
 			return err
@@ -256,7 +262,9 @@ func (l *Learner) advance() error {
 	l.rd.DedupFloor = l.cfg.dedupFloor(l.commit)
 	l.idle = 0
 	for _, ce := range l.rd.Chosen[start:] {
-		l.notify = append(l.notify, ce.Entry)
+		if ce.Slot >= l.quietBelow {
+			l.notify = append(l.notify, ce.Entry)
+		}
 	}
 	return nil
 }
