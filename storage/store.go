@@ -76,7 +76,11 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	s.synced()
-	s.unmapped.Store(time.Now().UnixNano())
+	// Opening touched every page: bbolt rebuilds its free list by walking
+	// the whole file (NoFreelistSync), and a learner reads its request
+	// index. Drop them now: a learner restarted behind 8 million slots
+	// started at 387 MiB of file pages.
+	s.unmapIdle(time.Now(), true)
 	return s, nil
 }
 
