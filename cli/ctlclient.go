@@ -417,11 +417,16 @@ func hostsResolve(ctx context.Context, hosts []string) map[string]bool {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, h := range hosts {
-		if _, seen := out[h]; seen || h == "" {
-			continue
+		// The lookups started below write out meanwhile: the loop reads
+		// and writes it under mu too.
+		mu.Lock()
+		_, seen := out[h]
+		ip := net.ParseIP(h) != nil
+		if !seen && h != "" {
+			out[h] = ip
 		}
-		out[h] = net.ParseIP(h) != nil
-		if out[h] {
+		mu.Unlock()
+		if seen || h == "" || ip {
 			continue
 		}
 		wg.Go(func() {
