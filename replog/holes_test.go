@@ -485,10 +485,11 @@ func TestAcceptorWithLostDiskRejoins(t *testing.T) {
 // readBytes records the most command bytes one storage read returned.
 type readBytes struct{ most int }
 
-func (r *readBytes) saw(sizes ...int) {
+// saw records one read of es; cmd gives an entry's command.
+func saw[E any](r *readBytes, es []E, cmd func(E) replog.Command) {
 	total := 0
-	for _, s := range sizes {
-		total += s
+	for _, e := range es {
+		total += cmd(e).Size()
 	}
 	r.most = max(r.most, total)
 }
@@ -500,11 +501,7 @@ type countingAcceptorStore struct {
 
 func (s countingAcceptorStore) AcceptedBytes(from uint64, limit, maxBytes int) ([]replog.Entry, error) {
 	es, err := s.AcceptorStore.AcceptedBytes(from, limit, maxBytes)
-	sizes := make([]int, len(es))
-	for i, e := range es {
-		sizes[i] = e.Command.Size()
-	}
-	s.reads.saw(sizes...)
+	saw(s.reads, es, func(e replog.Entry) replog.Command { return e.Command })
 	return es, err
 }
 
@@ -515,11 +512,7 @@ type countingLearnerStore struct {
 
 func (s countingLearnerStore) ChosenBytes(from uint64, limit, maxBytes int) ([]replog.ChosenEntry, error) {
 	es, err := s.LearnerStore.ChosenBytes(from, limit, maxBytes)
-	sizes := make([]int, len(es))
-	for i, e := range es {
-		sizes[i] = e.Command.Size()
-	}
-	s.reads.saw(sizes...)
+	saw(s.reads, es, func(e replog.ChosenEntry) replog.Command { return e.Command })
 	return es, err
 }
 

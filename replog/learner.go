@@ -2,6 +2,7 @@ package replog
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -317,8 +318,11 @@ func (l *Learner) answerCatchup(m Message) error {
 		entries = append(entries, ce.Entry)
 		next, size = ce.Slot+1, size+ce.Command.Size()
 	}
+	if cutShort(len(stored), size, limit, maxBytes) {
+		next = math.MaxUint64 // the read stopped before the log's end: nothing of the Ready follows
+	}
 	for _, ce := range l.rd.Chosen {
-		if cutShort(len(stored), size, limit, maxBytes) || len(entries) > l.cfg.CatchupLimit {
+		if len(entries) > l.cfg.CatchupLimit {
 			break
 		}
 		if ce.Slot >= next {
