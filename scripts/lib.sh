@@ -156,7 +156,11 @@ monitor_url() { printf 'http://%s:%s/\n' "$PAXOS_HOST" "$(node_monitor_port "$1"
 
 # --- the deployment mode -----------------------------------------------------
 
-# paxos_mode prints compose (a container named proposer1 runs) or local.
+# paxos_mode prints compose (a container named after one of the nodes
+# runs) or local. Any node, not one: a drill that stopped proposer1 must not
+# start a local process in its place. require_cluster pins the answer in
+# PAXOS_MODE for the rest of a script, so a drill that stops every node
+# still starts them the way they ran.
 paxos_mode() {
 	case ${PAXOS_MODE:-} in
 	compose | local)
@@ -166,12 +170,17 @@ paxos_mode() {
 	"") ;;
 	*) die "PAXOS_MODE=$PAXOS_MODE: want compose or local" ;;
 	esac
-	if command -v docker >/dev/null 2>&1 &&
-		docker ps --filter name=proposer1 --format '{{.Names}}' 2>/dev/null | grep -qx proposer1; then
-		echo compose
-	else
-		echo local
+	local n running
+	if command -v docker >/dev/null 2>&1; then
+		running=$(docker ps --format '{{.Names}}' 2>/dev/null || true)
+		for n in "${PAXOS_NODES[@]}"; do
+			if grep -qx "$n" <<<"$running"; then
+				echo compose
+				return 0
+			fi
+		done
 	fi
+	echo local
 }
 
 # node_stop NAME stops a node gracefully (docker stop / local.sh stop).
@@ -385,5 +394,7 @@ require_cluster() {
 		node_healthy "$n" && up=$((up + 1))
 	done
 	((up > 0)) || die "no node answers at $PAXOS_HOST: start the cluster first (make up, or scripts/local.sh up)"
-	info "mode: $(paxos_mode); $up of ${#PAXOS_NODES[@]} nodes healthy"
+	PAXOS_MODE=$(paxos_mode)
+	export PAXOS_MODE
+	info "mode: $PAXOS_MODE; $up of ${#PAXOS_NODES[@]} nodes healthy"
 }

@@ -1104,3 +1104,44 @@ func TestBenchReport(t *testing.T) {
 		t.Errorf("bench-report.py on a JSON without runs: %v, %s; want a failure that says so", err, out)
 	}
 }
+
+// TestPaxosModeWithProposer1Stopped: a drill that stopped proposer1 in
+// Compose mode must still see Compose mode, or it starts proposer1 as a
+// local process that no other node can reach (a CI failure of
+// test-proposer.sh: the old leader "rejoined" as a candidate that heard
+// nothing). A drill that stopped every node keeps the mode require_cluster
+// pinned.
+func TestPaxosModeWithProposer1Stopped(t *testing.T) {
+	t.Parallel()
+	testenv.LookPath(t, "scripts/ci-deps.sh or scripts/setup-dependencies.sh installs it", "bash")
+	lib, err := filepath.Abs("lib.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, running, pinned, want string
+	}{
+		{"every node runs", "proposer1 proposer2 acceptor1 other", "", "compose"},
+		{"proposer1 stopped", "proposer2 proposer3 acceptor1 learner1 client1", "", "compose"},
+		{"only unrelated containers", "proposer10 xproposer2 db", "", "local"},
+		{"no container", "", "", "local"},
+		{"every node stopped, mode pinned", "", "compose", "compose"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := t.TempDir()
+			fake := "#!/bin/sh\n[ \"$1\" = ps ] || exit 1\nfor n in " + tc.running + "; do echo \"$n\"; done\n"
+			if err := os.WriteFile(filepath.Join(bin, "docker"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C.UTF-8", "PAXOS_MODE=" + tc.pinned}
+			script := filepath.Join(t.TempDir(), "mode.sh")
+			if err := os.WriteFile(script, []byte(". "+lib+"\npaxos_mode\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			out, code := runScript(t, env, "", script)
+			if got := strings.TrimSpace(out); code != 0 || got != tc.want {
+				t.Errorf("paxos_mode with %q running: %q (exit %d), want %q", tc.running, got, code, tc.want)
+			}
+		})
+	}
+}
