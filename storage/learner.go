@@ -141,10 +141,23 @@ func loadRequestIndex(tx *bolt.Tx, idx *requestIndex) error {
 		}
 	}
 	idAt := requestAt(bySlot)
+	n := 0
 	return scan(bySlot, 0, 0, func(slot uint64, id []byte) error {
+		if n++; n%loadUnmapEvery == 0 {
+			// The index keeps hashes, not the IDs: the pages read so far
+			// are not needed, and a window of a million IDs would
+			// otherwise all be resident at once.
+			if err := unmapTx(tx); err != nil {
+				return err
+			}
+		}
 		return idx.add(string(id), slot, idAt)
 	})
 }
+
+// loadUnmapEvery is how many first copies an open reads between two drops
+// of the pages it read.
+const loadUnmapEvery = 1 << 16
 
 // requestAt reads the request ID of the first copy at a slot of b
 // (bucketRequestSlots), "" when it holds none.

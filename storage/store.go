@@ -36,9 +36,13 @@ type store[S any] struct {
 func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx) error, load func(*S, *bolt.Tx) error) (_ *store[S], err error) {
 	opts := o.withDefaults()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        opts.Timeout,
-		NoSync:         opts.NoSync,
-		NoFreelistSync: true,
+		Timeout: opts.Timeout,
+		NoSync:  opts.NoSync,
+		// The free list is written with each commit: without it an open
+		// walks every page of the file to rebuild it, and a learner
+		// restarted behind millions of slots had its whole file resident
+		// (385 MiB at 10 M slots) before it served a byte (issue 13).
+		NoFreelistSync: false,
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
@@ -76,10 +80,10 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	s.synced()
-	// Opening touched every page: bbolt rebuilds its free list by walking
-	// the whole file (NoFreelistSync), and a learner reads its request
-	// index. Drop them now: a learner restarted behind 8 million slots
-	// started at 387 MiB of file pages.
+	// Opening touched pages: a learner reads its request index, and bbolt
+	// walks the whole file when it finds no free list (a file written
+	// before free lists were kept, or a freelist it cannot trust). Drop
+	// them now.
 	s.unmapIdle(time.Now(), true)
 	return s, nil
 }
@@ -114,10 +118,13 @@ func (s *store[S]) unmapIdle(now time.Time, big bool) {
 	if !big && now.UnixNano()-last < int64(unmapEvery) || !s.unmapped.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		return unmapPages(tx.DB().Info().Data, uintptr(tx.Size()))
-	})
+	_ = s.db.View(func(tx *bolt.Tx) error { return unmapTx(tx) })
 }
+
+// unmapTx drops the pages of tx's file from the process's resident set
+// (unmapPages): tx keeps the mapping alive, and what it reads next is
+// mapped again.
+func unmapTx(tx *bolt.Tx) error { return unmapPages(tx.DB().Info().Data, uintptr(tx.Size())) }
 
 // openError wraps an error of bolt.Open.
 func openError(path string, err error) error {
