@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -216,9 +214,6 @@ func paxosdFlags() []cli.Flag {
 		&cli.IntFlag{Name: "compact-every", EnvVars: []string{"COMPACT_EVERY"}, Category: catTuning,
 			Usage: "acceptors compact when the point the learners hold durably moved `SLOTS` past the last compaction",
 			Value: replog.DefaultConfig().CompactEvery},
-		&cli.Int64Flag{Name: "memory-limit", EnvVars: []string{"MEMORY_LIMIT"}, Category: catTuning,
-			Usage: "soft limit of the Go runtime's memory in `BYTES` (debug.SetMemoryLimit): the collector works harder near it, so a burst does not leave the heap at twice what it holds; 0 turns it off, and GOMEMLIMIT, when set, wins",
-			Value: defaultMemoryLimit},
 		&cli.BoolFlag{Name: "no-sync", EnvVars: []string{"NO_SYNC"}, Category: catTuning,
 			Usage: "turn fsync off: UNSAFE, a crash can break promises; protocol benchmarks only"},
 		&cli.BoolFlag{Name: "trace", EnvVars: []string{"TRACE"}, Category: catTuning, Value: true,
@@ -248,9 +243,6 @@ func runPaxosd(c *cli.Context) error {
 	}
 	log = log.With("node", cfg.Name, "role", string(cfg.Role))
 	logStart(log, cfg)
-	if err := setMemoryLimit(log, c.Int64("memory-limit")); err != nil {
-		return cli.Exit(err.Error(), exitConfig)
-	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -280,30 +272,6 @@ func runPaxosd(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", cfg.Name, err)
 	}
 	log.Info("stopped")
-	return nil
-}
-
-// defaultMemoryLimit is paxosd's soft memory limit unless told otherwise.
-// With GOGC=100 alone the heap grows to twice what it holds before the
-// collector runs: over 10 million slots a learner peaked at 157-165 MiB of
-// anonymous memory (issue 13's bound is 150 MiB of RSS in all). Near this
-// limit the collector runs sooner instead.
-const defaultMemoryLimit = 96 << 20
-
-// setMemoryLimit applies --memory-limit, unless GOMEMLIMIT set the runtime's
-// limit already (the runtime reads it at start; it wins, as Go documents).
-func setMemoryLimit(log *slog.Logger, limit int64) error {
-	if limit < 0 {
-		return fmt.Errorf("--memory-limit/MEMORY_LIMIT: %d: must be 0 (off) or a number of bytes", limit)
-	}
-	if env := os.Getenv("GOMEMLIMIT"); env != "" {
-		log.Info("memory limit from GOMEMLIMIT; --memory-limit ignored", "GOMEMLIMIT", env)
-		return nil
-	}
-	if limit == 0 {
-		limit = math.MaxInt64 // the runtime's "no limit"
-	}
-	debug.SetMemoryLimit(limit)
 	return nil
 }
 
