@@ -38,8 +38,17 @@ type Connector interface {
 // messagesPath is the internal endpoint that takes a batch of messages.
 const messagesPath = "/paxos/messages"
 
-// maxPeerQueue bounds the messages queued for one peer.
-const maxPeerQueue = 65536
+// maxPeerQueue bounds the messages queued for one peer, and
+// maxPeerQueueBytes their encoded size: a peer that reads slower than this
+// node writes to it (a learner catching up, asking again for what it has
+// not read yet) loses messages, which the protocol sends again, instead of
+// this node's memory (a 10 M soak once saw 2 GB of catch-up answers queued
+// for one learner). The first message always goes in, however big: one
+// message is bounded by the frame (maxFrameBytes).
+const (
+	maxPeerQueue      = 65536
+	maxPeerQueueBytes = 16 << 20
+)
 
 // httpTransport writes batches of messages to each peer over a message
 // stream (stream.go), one sender goroutine per peer: whatever queued up while
@@ -61,7 +70,30 @@ type httpTransport struct {
 type peerQueue struct {
 	mu    sync.Mutex
 	msgs  []replog.Message
+	bytes int           // encoded size of msgs
 	ready chan struct{} // signalled when msgs becomes non-empty
+}
+
+// push queues m, of encoded size size, unless the queue is full in messages
+// or in bytes; it reports whether m went in.
+func (q *peerQueue) push(m replog.Message, size int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.msgs) >= maxPeerQueue || len(q.msgs) > 0 && q.bytes+size > maxPeerQueueBytes {
+		return false
+	}
+	q.msgs = append(q.msgs, m)
+	q.bytes += size
+	return true
+}
+
+// take empties the queue and returns what it held.
+func (q *peerQueue) take() []replog.Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	batch := q.msgs
+	q.msgs, q.bytes = nil, 0
+	return batch
 }
 
 func newHTTPTransport(self replog.ID, book func(replog.ID) (string, bool), secret string, tls *nodeTLS, log *slog.Logger, warns *logLimiter) *httpTransport {
@@ -75,11 +107,11 @@ func (t *httpTransport) Send(msgs []replog.Message) {
 		if q == nil {
 			continue
 		}
-		q.mu.Lock()
-		if len(q.msgs) < maxPeerQueue {
-			q.msgs = append(q.msgs, m)
+		if !q.push(m, encodedSize(&m)) {
+			t.warns.warn(t.log, fmt.Sprintf("queue-full %d", m.To), "dropped messages to a peer that reads slower than they come; the protocol sends them again",
+				"peer", m.To, "type", m.Type, "limit_messages", maxPeerQueue, "limit_bytes", maxPeerQueueBytes)
+			continue
 		}
-		q.mu.Unlock()
 		select {
 		case q.ready <- struct{}{}:
 		default:
@@ -128,10 +160,7 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 		// in this frame. Under load frames grow; when idle this returns at
 		// once.
 		runtime.Gosched()
-		q.mu.Lock()
-		batch := q.msgs
-		q.msgs = nil
-		q.mu.Unlock()
+		batch := q.take()
 		if batch = t.dropOversized(to, batch); len(batch) == 0 {
 			continue
 		}

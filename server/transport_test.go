@@ -74,3 +74,38 @@ func TestConfigFrameFitsLargestMessage(t *testing.T) {
 		}
 	}
 }
+
+// A peer's queue is bounded in bytes as well as in messages: catch-up
+// answers for a learner that reads slower than they come are dropped past
+// maxPeerQueueBytes (the protocol asks again), where they once filled 2 GB
+// of a learner's memory. The first message goes in whatever its size, and
+// take empties the queue for the next ones.
+func TestPeerQueueBoundedInBytes(t *testing.T) {
+	q := &peerQueue{ready: make(chan struct{}, 1)}
+	value := strings.Repeat("v", 1<<20)
+	big := replog.Message{Type: replog.MsgChosen, To: 8, Entries: []replog.Entry{{Slot: 1, Command: replog.Command{Value: value}}}}
+	size := encodedSize(&big)
+	in := 0
+	for range 100 {
+		if q.push(big, size) {
+			in++
+		}
+	}
+	if want := maxPeerQueueBytes / size; in != want {
+		t.Errorf("%d messages of %d bytes went in, want %d (maxPeerQueueBytes %d)", in, size, want, maxPeerQueueBytes)
+	}
+	if q.bytes > maxPeerQueueBytes {
+		t.Errorf("the queue holds %d bytes, over its bound of %d", q.bytes, maxPeerQueueBytes)
+	}
+	if got := len(q.take()); got != in || q.bytes != 0 || len(q.msgs) != 0 {
+		t.Errorf("take returned %d messages and left %d bytes, %d messages; want %d, 0, 0", got, q.bytes, len(q.msgs), in)
+	}
+	huge := replog.Message{Type: replog.MsgChosen, To: 8, Entries: []replog.Entry{{Slot: 1, Command: replog.Command{Value: strings.Repeat("h", maxPeerQueueBytes+1)}}}}
+	if !q.push(huge, encodedSize(&huge)) {
+		t.Errorf("an empty queue refused a message bigger than its byte bound: it could never be sent")
+	}
+	small := replog.Message{Type: replog.MsgHeartbeat, To: 8}
+	if q.push(small, encodedSize(&small)) {
+		t.Errorf("a queue over its byte bound took one more message")
+	}
+}
