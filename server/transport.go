@@ -107,7 +107,15 @@ func (t *httpTransport) Send(msgs []replog.Message) {
 		if q == nil {
 			continue
 		}
-		if !q.push(m, encodedSize(&m)) {
+		size := encodedSize(&m)
+		if size+batchOverhead > maxFrameBytes {
+			// It cannot go in a frame even alone: the peer would refuse the
+			// frame and close the stream at every retry.
+			t.warns.warn(t.log, fmt.Sprintf("oversized %d", m.To), "dropped a message larger than the frame limit",
+				"peer", m.To, "type", m.Type, "entries", len(m.Entries), "size", size+batchOverhead, "limit", maxFrameBytes)
+			continue
+		}
+		if !q.push(m, size) {
 			t.warns.warn(t.log, fmt.Sprintf("queue-full %d", m.To), "dropped messages to a peer that reads slower than they come; the protocol sends them again",
 				"peer", m.To, "type", m.Type, "limit_messages", maxPeerQueue, "limit_bytes", maxPeerQueueBytes)
 			continue
@@ -161,7 +169,7 @@ func (t *httpTransport) sender(to replog.ID, q *peerQueue) {
 		// once.
 		runtime.Gosched()
 		batch := q.take()
-		if batch = t.dropOversized(to, batch); len(batch) == 0 {
+		if len(batch) == 0 {
 			continue
 		}
 		var err error
@@ -242,22 +250,6 @@ func (t *httpTransport) sendAll(to replog.ID, sc *streamConn, batch []replog.Mes
 		batch = batch[n:]
 	}
 	return sc, nil
-}
-
-// dropOversized returns batch without the messages that cannot go in a
-// frame even alone, logging them (once per warnEvery per peer): the peer
-// would refuse the frame and close the stream at every retry.
-func (t *httpTransport) dropOversized(to replog.ID, batch []replog.Message) []replog.Message {
-	out := batch[:0]
-	for i := range batch {
-		if size := encodedSize(&batch[i]) + batchOverhead; size > maxFrameBytes {
-			t.warns.warn(t.log, fmt.Sprintf("oversized %d", to), "dropped a message larger than the frame limit",
-				"peer", to, "type", batch[i].Type, "entries", len(batch[i].Entries), "size", size, "limit", maxFrameBytes)
-			continue
-		}
-		out = append(out, batch[i])
-	}
-	return out
 }
 
 func (t *httpTransport) Close() {
