@@ -82,8 +82,7 @@ func open[S any](path string, o *Options, buckets [][]byte, create func(*bolt.Tx
 	s.synced()
 	// Opening touched pages: a learner reads its request index, and bbolt
 	// walks the whole file when it finds no free list (a file written
-	// before free lists were kept, or a freelist it cannot trust). Drop
-	// them now.
+	// before commits wrote one). Drop them now.
 	s.unmapIdle(time.Now(), true)
 	return s, nil
 }
