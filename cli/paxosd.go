@@ -206,7 +206,7 @@ func paxosdFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "min-free-bytes", EnvVars: []string{"MIN_FREE_BYTES"}, Category: catTuning,
 			Usage: "acceptors: raise NOSPACE when the data dir's filesystem has less than `BYTES` free", Value: def.MinFreeBytes},
 		&cli.IntFlag{Name: "dedup-window", EnvVars: []string{"DEDUP_WINDOW"}, Category: catTuning,
-			Usage: "a retry with the same request_id within `SLOTS` of its first copy gets the first copy's slot; further on it is a new value (README: Guarantees). Must be the same on every node",
+			Usage: "a retry with the same request_id within `SLOTS` of its first copy gets the first copy's slot; further on it is a new value (README: Guarantees). Must be the same on every node; at most 1073741824",
 			Value: replog.DefaultConfig().DedupWindow},
 		&cli.IntFlag{Name: "learner-silence-ticks", EnvVars: []string{"LEARNER_SILENCE_TICKS"}, Category: catTuning,
 			Usage: "proposers: a learner not heard for `TICKS` holds compaction back no more (it catches up from the other learner when it returns)",

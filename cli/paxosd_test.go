@@ -128,6 +128,14 @@ func TestPaxosdConfig(t *testing.T) {
 				}
 			}},
 		{name: "--dedup-window 0 is refused", args: []string{"--id", "1", "--dedup-window", "0"}, wantErr: "--dedup-window/DEDUP_WINDOW"},
+		{name: "a window past 2^30 slots is refused", env: map[string]string{"DEDUP_WINDOW": "1073741825"}, args: []string{"--id", "1"},
+			wantErr: "DEDUP_WINDOW 1073741825 is too large: at most 1073741824 slots"},
+		{name: "a window of 2^30 slots is taken", env: map[string]string{"DEDUP_WINDOW": "1073741824"}, args: []string{"--id", "1"},
+			check: func(t *testing.T, c server.Config) {
+				if c.Core.DedupWindow != 1<<30 {
+					t.Errorf("dedup window %d; want 1073741824", c.Core.DedupWindow)
+				}
+			}},
 		{name: "TRACE=0 turns the trace off", env: map[string]string{"TRACE": "0"}, args: []string{"--id", "4"},
 			check: func(t *testing.T, c server.Config) {
 				if !c.NoTrace {

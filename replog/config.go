@@ -7,6 +7,11 @@ import (
 	"slices"
 )
 
+// MaxDedupWindow is the largest Config.DedupWindow, 2^30 slots: a store's
+// request index may keep only the low 32 bits of the slots it holds (one
+// window), and an index of that many IDs is gigabytes already.
+const MaxDedupWindow = 1 << 30
+
 // Config configures one role. Zero fields take the defaults of DefaultConfig.
 type Config struct {
 	// ID is this node's ID (1..99 for proposers, so it fits in a ballot).
@@ -64,7 +69,8 @@ type Config struct {
 	// Config.isCopy). Proposers and learners keep request IDs of the last
 	// DedupWindow slots only (Ready.DedupFloor), so what they keep is bounded
 	// however long the log grows. Every node of a cluster must use the same
-	// window, or learners disagree about which copies count.
+	// window, or learners disagree about which copies count. At most
+	// MaxDedupWindow.
 	DedupWindow int
 
 	// LazySync (learners) says the caller persists Ready.Chosen without an
@@ -160,6 +166,9 @@ func (c *Config) Validate() error {
 		if id == None || id >= ProposerIDLimit {
 			return fmt.Errorf("replog: config: proposer ID %d must be in 1..%d", id, ProposerIDLimit-1)
 		}
+	}
+	if c.DedupWindow > MaxDedupWindow {
+		return fmt.Errorf("replog: config: DedupWindow %d is above %d", c.DedupWindow, MaxDedupWindow)
 	}
 	if c.HeartbeatTicks >= c.ElectionTicks && c.ElectionTicks > 0 {
 		return errors.New("replog: config: HeartbeatTicks must be below ElectionTicks")

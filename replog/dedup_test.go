@@ -173,3 +173,16 @@ func TestDedupWindowSurvivesRestart(t *testing.T) {
 		t.Errorf("applied index holds %d request IDs, window %d", n, window)
 	}
 }
+
+// A dedup window past MaxDedupWindow is refused: a store's request index
+// keeps only the low 32 bits of a window's slots.
+func TestDedupWindowAtMostMax(t *testing.T) {
+	for _, window := range []int{replog.MaxDedupWindow, replog.MaxDedupWindow + 1} {
+		cfg := testConfig(7)
+		cfg.DedupWindow = window
+		_, err := replog.NewLearner(cfg, replogtest.NewLearnerStore())
+		if (err == nil) != (window <= replog.MaxDedupWindow) {
+			t.Errorf("DedupWindow %d: NewLearner: %v", window, err)
+		}
+	}
+}

@@ -317,6 +317,10 @@ func (c *Config) Validate() error {
 	if c.Role == RoleProposer && c.ID >= replog.ProposerIDLimit {
 		return fmt.Errorf("proposer ID %d must be below %d (it is part of every ballot)", c.ID, replog.ProposerIDLimit)
 	}
+	if c.Core.DedupWindow > replog.MaxDedupWindow {
+		return fmt.Errorf("DEDUP_WINDOW %d is too large: at most %d slots (a learner's request index holds one window)",
+			c.Core.DedupWindow, replog.MaxDedupWindow)
+	}
 	// The largest message a core builds must fit in a frame, or every
 	// retry of it is refused.
 	maxMsg := c.Core.MaxMsgBytes

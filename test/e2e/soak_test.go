@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -36,6 +37,8 @@ var (
 // learner2 must serve the same log. It logs the figures and writes them
 // as JSON to $PAXOS_SOAK_OUT when set; it asserts only that the logs are
 // identical (the bounds are the to judge on a quiet machine).
+// With $PAXOS_SOAK_PROFILES set to a dir, each node's heap profile at its
+// resident peak is left there (watchMemory).
 // Never in -short; skipped without -soak or PAXOS_SOAK. The run:
 //
 //	PAXOS_SOAK_OUT=soak.json go test ./test/e2e -run 'TestE2ESoak$' -soak 10000000 -timeout 6h -v
@@ -56,7 +59,7 @@ func TestE2ESoak(t *testing.T) {
 	}
 	c := NewCluster(t, Options{Env: env})
 	leader := c.Node(c.Leader(20 * time.Second))
-	mem := watchMemory(c)
+	mem := watchMemory(c, os.Getenv("PAXOS_SOAK_PROFILES"))
 	began := time.Now() // the memory samples' time 0
 
 	type result struct {
@@ -186,11 +189,16 @@ type nodeBytes struct {
 // watchMemory samples RssAnon and RssFile of every running node once a
 // second until the returned function is called, which returns the
 // highest of each per role, and each node's highest total with its time.
-func watchMemory(c *Cluster) (stop func() (map[string]roleBytes, map[string]nodeBytes)) {
+// With a profiles dir, each node's Go heap profile is saved there as
+// NAME.heap.pb.gz whenever its total passes its highest by profileStep
+// above profileFrom, so the file left shows the heap at the node's peak.
+func watchMemory(c *Cluster, profiles string) (stop func() (map[string]roleBytes, map[string]nodeBytes)) {
 	done := make(chan struct{})
+	var wg sync.WaitGroup
 	var mu sync.Mutex
 	seen := map[string]roleBytes{}
 	byNode := map[string]nodeBytes{}
+	profiled := map[string]int64{} // the total at each node's last heap profile
 	start := time.Now()
 	sample := func() {
 		mu.Lock()
@@ -210,10 +218,13 @@ func watchMemory(c *Cluster) (stop func() (map[string]roleBytes, map[string]node
 			seen[n.Role] = b
 			if nb := byNode[n.Name]; anon+file > nb.Total {
 				byNode[n.Name] = nodeBytes{roleBytes{anon, file, anon + file}, time.Since(start).Seconds()}
+				if profiles != "" && anon+file >= profileFrom && anon+file >= profiled[n.Name]+profileStep {
+					profiled[n.Name] = anon + file
+					wg.Go(func() { saveHeapProfile(n, filepath.Join(profiles, n.Name+".heap.pb.gz")) })
+				}
 			}
 		}
 	}
-	var wg sync.WaitGroup
 	wg.Go(func() {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
@@ -233,6 +244,34 @@ func watchMemory(c *Cluster) (stop func() (map[string]roleBytes, map[string]node
 		mu.Lock()
 		defer mu.Unlock()
 		return seen, byNode
+	}
+}
+
+// The soak's heap profiles: from 96 MiB resident, again each 4 MiB higher.
+const (
+	profileFrom = 96 << 20
+	profileStep = 4 << 20
+)
+
+// saveHeapProfile writes n's Go heap profile (from its monitor port) to
+// path, through a temporary file so a failed fetch keeps the last one.
+// A node that does not answer within 10 s leaves no profile.
+func saveHeapProfile(n *Node, path string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
+		fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", n.Monitor), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return
+	}
+	if os.WriteFile(path+".tmp", data, 0o644) == nil {
+		os.Rename(path+".tmp", path)
 	}
 }
 
