@@ -7,17 +7,19 @@
 #
 # Usage: scripts/bench-ab.sh [--rounds N] [--duration D] [--clients "1 64 256"]
 #                            [--target proposer|client] [--env-a K=V] [--env-b K=V]
-#                            REV_A REV_B
+#                            [--raw FILE] REV_A REV_B
 # REV may be any git revision, or "." for the working tree as it is.
 # --env-a/--env-b (repeatable) set a variable for A's or B's nodes only:
 # the cost of tracing is scripts/bench-ab.sh --env-b TRACE=false . .
 # and of TLS scripts/bench-ab.sh --env-a TLS=0 --env-b TLS=1 . . (TLS=1 is
 # remembered in .env: say TLS=0 for the other side).
+# --raw FILE keeps every run's JSON report there, one line each, after
+# the side (0 for A, 1 for B).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=3 duration=4s clients="1 64 256" target=proposer
-revs=() env_a=() env_b=()
+revs=() env_a=() env_b=() keep_raw=
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--rounds) rounds=$2; shift 2 ;;
@@ -26,7 +28,8 @@ while [[ $# -gt 0 ]]; do
 	--target) target=$2; shift 2 ;;
 	--env-a) env_a+=("$2"); shift 2 ;;
 	--env-b) env_b+=("$2"); shift 2 ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--raw) keep_raw=$2; shift 2 ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "bench-ab.sh: unknown flag $1 (see --help)" >&2; exit 3 ;;
 	*) revs+=("$1"); shift ;;
 	esac
@@ -99,6 +102,9 @@ for r in $(seq "$rounds"); do
 	done
 done
 
+if [[ -n $keep_raw ]]; then
+	cp "$raw" "$keep_raw"
+fi
 python3 - "$raw" "${revs[0]} ${env_a[*]+${env_a[*]}}" "${revs[1]} ${env_b[*]+${env_b[*]}}" <<'PY'
 import json, statistics, sys
 raw, a, b = sys.argv[1:]
