@@ -90,7 +90,7 @@ func (o *options) learnerStore(path string, so *storage.Options) (LearnerStore, 
 	if err != nil {
 		return nil, err
 	}
-	st, err := storage.NewBufferedLearner(file)
+	st, err := storage.NewBufferedLearner(file, storage.LearnerBufferEntries)
 	if err != nil {
 		file.Close()
 		return nil, err

@@ -9,15 +9,24 @@ import (
 
 var _ replog.LearnerStorage = (*BufferedLearner)(nil)
 
-// maxPending and maxPendingBytes bound what a BufferedLearner holds in
-// memory: an Append that brings it to either waits for a Sync to write
-// everything. Below that an Append never writes: the roles Sync beside
-// their loop once a tick, and a proposer's loop, which appends its applied
-// index, must go on (and keep its leadership) while a slow disk finishes
-// that Sync.
+// What a BufferedLearner holds in memory is bounded in entries (given to
+// NewBufferedLearner) and in bytes (maxPendingBytes): an Append that brings
+// it to either waits for a Sync to write everything. Below that an Append
+// never writes: the roles Sync beside their loop once a tick, and a
+// proposer's loop, which appends its applied index, must go on (and keep
+// its leadership) while a slow disk finishes that Sync.
 const (
-	maxPending      = 65536
-	maxPendingBytes = 64 << 20
+	// LearnerBufferEntries bounds a learner's buffer. A learner catching up
+	// fills it while its Sync writes: at 65,536 entries its buffer and the
+	// values in it were 20 MB of a 59 MB heap at the peak of the 10 M-slot
+	// soak; at 32,768 that learner peaked 32 MiB lower, catching up at
+	// 130,008 slots/s (docs/PERFORMANCE.md).
+	LearnerBufferEntries = 32768
+	// appliedBufferEntries bounds a proposer's applied index (request IDs,
+	// no values): the leader's loop appends to it, and must not wait for
+	// the disk while a Sync runs.
+	appliedBufferEntries = 65536
+	maxPendingBytes      = 64 << 20
 )
 
 // maxCommitEntries bounds the entries of one commit of Sync (a Sync of more
@@ -40,7 +49,8 @@ const maxCommitEntries = 16384
 // NoSync and fsyncing later, a power loss cannot leave a half-written bbolt
 // commit behind: every commit is a normal synced one.
 type BufferedLearner struct {
-	l *Learner
+	l          *Learner
+	maxEntries int // entries pending before an Append waits for a Sync
 
 	syncMu sync.Mutex // one Sync at a time
 
@@ -56,14 +66,15 @@ type BufferedLearner struct {
 	forget forget
 }
 
-// NewBufferedLearner buffers the Appends to l. l must not be used directly
-// afterwards.
-func NewBufferedLearner(l *Learner) (*BufferedLearner, error) {
+// NewBufferedLearner buffers the Appends to l, up to maxEntries of them
+// (LearnerBufferEntries for a learner) and maxPendingBytes. l must not be
+// used directly afterwards.
+func NewBufferedLearner(l *Learner, maxEntries int) (*BufferedLearner, error) {
 	c, err := l.Commit()
 	if err != nil {
 		return nil, err
 	}
-	return &BufferedLearner{l: l, commit: c, first: map[string]uint64{}}, nil
+	return &BufferedLearner{l: l, maxEntries: max(1, maxEntries), commit: c, first: map[string]uint64{}}, nil
 }
 
 // Commit returns the first slot not in the log (stored or buffered).
@@ -99,7 +110,7 @@ func (b *BufferedLearner) Append(entries []replog.ChosenEntry) error {
 	}
 	b.pending = append(b.pending, entries...)
 	b.commit = st.commit + uint64(len(entries))
-	full := len(b.pending) >= maxPending || b.bytes >= maxPendingBytes
+	full := len(b.pending) >= b.maxEntries || b.bytes >= maxPendingBytes
 	b.mu.Unlock()
 	if full {
 		return b.Sync()

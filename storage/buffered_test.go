@@ -17,12 +17,12 @@ func TestBufferedSyncCommitsInChunks(t *testing.T) {
 		commits = append(commits, slots)
 		mu.Unlock()
 	}}
-	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), o))
+	const n = 2*maxCommitEntries + 100
+	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), o), n+1) // one Append below the bound
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.l.Close()
-	const n = 2*maxCommitEntries + 100
 	if err := b.Append(run(0, n)); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,17 @@ func TestBufferedSyncCommitsInChunks(t *testing.T) {
 // heartbeating while a slow disk syncs); one that fills the buffer waits
 // for the Sync, then writes everything.
 func TestBufferedAppendDoesNotWaitForARunningSync(t *testing.T) {
-	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), &Options{NoSync: true}))
+	for _, tc := range []struct {
+		name       string
+		maxEntries int
+	}{{"a learner's buffer", LearnerBufferEntries}, {"a proposer's applied index", appliedBufferEntries}} {
+		t.Run(tc.name, func(t *testing.T) { appendWaitsOnlyWhenFull(t, tc.maxEntries) })
+	}
+}
+
+func appendWaitsOnlyWhenFull(t *testing.T, maxEntries int) {
+	maxPending := uint64(maxEntries)
+	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), &Options{NoSync: true}), maxEntries)
 	if err != nil {
 		t.Fatal(err)
 	}

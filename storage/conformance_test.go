@@ -542,7 +542,7 @@ func TestReopen(t *testing.T) {
 func TestBufferedLearnerReopen(t *testing.T) {
 	path := tempPath(t, "l.db")
 	open := func() *BufferedLearner {
-		b, err := NewBufferedLearner(mustOpen(t, OpenLearner, path, nil))
+		b, err := NewBufferedLearner(mustOpen(t, OpenLearner, path, nil), LearnerBufferEntries)
 		if err != nil {
 			t.Fatal(err)
 		}

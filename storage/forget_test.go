@@ -85,7 +85,7 @@ func TestProposerForgetsOutsideDedupWindow(t *testing.T) {
 // record stays readable.
 func TestLearnerForgetsInBoundedSteps(t *testing.T) {
 	file := mustOpen(t, OpenLearner, tempPath(t, "l.db"), &Options{NoSync: true})
-	b, err := NewBufferedLearner(file)
+	b, err := NewBufferedLearner(file, LearnerBufferEntries)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func chosenSlots(cs []replog.ChosenEntry) []uint64 {
 // Append is synced at once.
 func buffered(t testing.TB, half bool) learnerStore {
 	t.Helper()
-	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), nil))
+	b, err := NewBufferedLearner(mustOpen(t, OpenLearner, tempPath(t, "l.db"), nil), LearnerBufferEntries)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func OpenProposer(path string, o *Options) (*Proposer, error) {
 		s.close()
 		return nil, err
 	}
-	b, err := NewBufferedLearner(l)
+	b, err := NewBufferedLearner(l, appliedBufferEntries)
 	if err != nil {
 		l.Close()
 		s.close()
