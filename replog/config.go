@@ -23,7 +23,7 @@ type Config struct {
 	Acceptors []ID
 	Learners  []ID
 	// Notify are the nodes a learner sends MsgChosen to as its log grows
-	// (proposers and client nodes).
+	// (proposers and client nodes), with digests for values (Digests).
 	Notify []ID
 
 	// HeartbeatTicks: a leader heartbeats the other proposers every this many ticks.

@@ -285,14 +285,24 @@ func (l *Learner) flushNotify() {
 		return
 	}
 	l.toldDurable = l.durable
-	for len(l.notify) > 0 {
-		n := l.cfg.fit(l.notify, l.cfg.CatchupLimit)
+	notes := digests(l.notify)
+	for len(notes) > 0 {
+		n := l.cfg.fit(notes, l.cfg.CatchupLimit)
 		for _, id := range l.cfg.Notify {
-			l.send(Message{Type: MsgChosen, To: id, Commit: l.commit, Compact: l.durable, Entries: l.notify[:n:n]})
+			l.send(Message{Type: MsgChosen, To: id, Commit: l.commit, Compact: l.durable, Entries: notes[:n:n], Digests: true})
 		}
-		l.notify = l.notify[n:]
+		notes = notes[n:]
 	}
 	l.notify = nil
+}
+
+// digests returns entries with their values digested (Command.Digest), in
+// place.
+func digests(entries []Entry) []Entry {
+	for i := range entries {
+		entries[i].Command = entries[i].Command.Digest()
+	}
+	return entries
 }
 
 func (l *Learner) firstSlot(req string) (uint64, bool, error) {
@@ -330,7 +340,13 @@ func (l *Learner) answerCatchup(m Message) error {
 		}
 	}
 	n := l.cfg.fit(entries, l.cfg.CatchupLimit)
-	l.send(Message{Type: MsgChosen, To: m.From, Commit: l.commit, Compact: l.durable, Entries: entries[:n], Truncated: n < len(entries)})
+	answer := Message{Type: MsgChosen, To: m.From, Commit: l.commit, Compact: l.durable, Entries: entries[:n], Truncated: n < len(entries)}
+	if !slices.Contains(l.cfg.Learners, m.From) {
+		// A proposer asked: it needs request IDs and slots. The answer
+		// keeps the pages of values (the same Truncated), in fewer bytes.
+		answer.Entries, answer.Digests = digests(answer.Entries), true
+	}
+	l.send(answer)
 	return nil
 }
 

@@ -79,7 +79,7 @@ type Proposer struct {
 	// The chosen log as far as this proposer knows it.
 	commit   uint64             // first slot whose chosen value is unknown here
 	floor    uint64             // every slot below it is chosen (values maybe unknown)
-	known    map[uint64]Command // chosen values at or above commit
+	known    map[uint64]Command // chosen commands at or above commit, values digested
 	knownReq map[string]uint64  // request → lowest slot of it in known
 	// firstInReady holds the requests first applied in rd.Applied (not yet
 	// in storage's applied index), with their slots.
@@ -322,6 +322,9 @@ func (p *Proposer) Step(m Message) error {
 		p.learnerCommit[m.From] = max(p.learnerCommit[m.From], m.Compact)
 		p.learnerSeen[m.From] = p.ticks
 		for _, e := range m.Entries {
+			if !m.Digests {
+				e.Command = e.Command.Digest()
+			}
 			p.learn(e.Slot, e.Command)
 		}
 		if err := p.applyKnown(); err != nil {
@@ -663,13 +666,15 @@ func (p *Proposer) onAccepted(m Message) error {
 		}
 		pr.votes = append(pr.votes, m.From)
 		if len(pr.votes) >= p.cfg.Quorum() {
-			p.learn(s, pr.entry.Command)
+			p.learn(s, pr.entry.Command.Digest())
 		}
 	}
 	return p.applyKnown()
 }
 
-// learn records that cmd is chosen at slot.
+// learn records that cmd is chosen at slot; cmd's value is a digest
+// (Command.Digest): a proposer needs its request ID, and the digest lets it
+// check that no slot is chosen twice.
 func (p *Proposer) learn(slot uint64, cmd Command) {
 	if slot < p.commit {
 		return

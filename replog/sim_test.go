@@ -82,7 +82,8 @@ type sim struct {
 	reqs    []*request
 	pending []*request // not acked yet
 	acks    map[string]uint64
-	chosen  map[uint64]replog.Command // every slot ever reported chosen, by anyone
+	chosen  map[uint64]replog.Command // every slot ever reported chosen by a learner
+	applied map[uint64]replog.Command // every slot ever applied by a proposer (values digested)
 	values  map[string]string         // request → its value
 	// ackTop is one past the highest slot acknowledged so far; a
 	// linearizable read started now must get an Index at least this high.
@@ -112,7 +113,7 @@ type sim struct {
 func newSim(t testing.TB, seed uint64, quorum int) *sim {
 	s := &sim{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 1)), quorum: quorum,
 		nodes: map[replog.ID]*simNode{},
-		acks:  map[string]uint64{}, chosen: map[uint64]replog.Command{}, values: map[string]string{},
+		acks:  map[string]uint64{}, chosen: map[uint64]replog.Command{}, applied: map[uint64]replog.Command{}, values: map[string]string{},
 		reads: map[uint64]uint64{}, period: map[replog.ID]int{}, phase: map[replog.ID]int{}}
 	s.acceptNew = true
 	s.logf = func(string, ...any) {}
@@ -365,7 +366,7 @@ func (s *sim) handle(n *simNode, chaos bool) {
 			s.observe(n.id, ce)
 		}
 		for _, ce := range rd.Applied {
-			s.observe(n.id, ce)
+			s.observeApplied(n.id, ce)
 		}
 		for _, r := range rd.Results {
 			s.result(n.id, r)
@@ -440,7 +441,22 @@ func (s *sim) observe(from replog.ID, ce replog.ChosenEntry) {
 	if prev, ok := s.chosen[ce.Slot]; ok && prev != ce.Command {
 		s.fail("slot %d chosen twice: %+v, then %+v (seen by node %d)", ce.Slot, prev, ce.Command, from)
 	}
+	if prev, ok := s.applied[ce.Slot]; ok && prev != ce.Command.Digest() {
+		s.fail("slot %d chosen twice: %+v applied, then %+v (seen by node %d)", ce.Slot, prev, ce.Command, from)
+	}
 	s.chosen[ce.Slot] = ce.Command
+}
+
+// observeApplied checks a proposer's applied entry, whose value is a
+// digest, against what every node reported.
+func (s *sim) observeApplied(from replog.ID, ce replog.ChosenEntry) {
+	if prev, ok := s.chosen[ce.Slot]; ok && prev.Digest() != ce.Command {
+		s.fail("slot %d chosen twice: %+v, then %+v applied (by node %d)", ce.Slot, prev, ce.Command, from)
+	}
+	if prev, ok := s.applied[ce.Slot]; ok && prev != ce.Command {
+		s.fail("slot %d applied twice: %+v, then %+v (by node %d)", ce.Slot, prev, ce.Command, from)
+	}
+	s.applied[ce.Slot] = ce.Command
 }
 
 func (s *sim) result(from replog.ID, r replog.Result) {

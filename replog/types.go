@@ -1,8 +1,11 @@
 package replog
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"unsafe"
 )
 
 // ID identifies a node of the cluster (NODE_ID in the deployment).
@@ -41,6 +44,31 @@ type Command struct {
 
 // Size is roughly what c costs in a message or a record, for byte budgets.
 func (c Command) Size() int { return len(c.RequestID) + len(c.Value) + 24 }
+
+// DigestBytes is the length of a digested value (Command.Digest).
+const DigestBytes = 12
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Digest returns c with its value replaced by a digest of it: its length and
+// its CRC-32C, DigestBytes in all. A value shorter than that is its own
+// digest, so a digest is never longer than its value, a no-op stays a
+// no-op, and two digests differ when their values' lengths do. It is what
+// a proposer keeps of a chosen command, and what a learner sends the nodes
+// that need only request IDs and slots (Message.Digests), so a 1 MiB value
+// crosses the network once per learner, not once per node.
+func (c Command) Digest() Command {
+	if len(c.Value) < DigestBytes {
+		return c
+	}
+	var d [DigestBytes]byte
+	binary.BigEndian.PutUint64(d[:8], uint64(len(c.Value)))
+	// The checksum reads the string in place: copying a 1 MiB value to
+	// hash it would cost more than the hash.
+	binary.BigEndian.PutUint32(d[8:], crc32.Checksum(unsafe.Slice(unsafe.StringData(c.Value), len(c.Value)), castagnoli))
+	c.Value = string(d[:])
+	return c
+}
 
 // IsNoop reports whether c is the no-op command.
 func (c Command) IsNoop() bool { return c.RequestID == "" && c.Value == "" }
@@ -100,6 +128,7 @@ const (
 	MsgLearn
 	// MsgChosen (learner → proposer, client, learner): Entries are chosen;
 	// Commit is the sender's contiguous chosen prefix (first unchosen slot).
+	// To a proposer or a client node the values are digests (Digests).
 	MsgChosen
 	// MsgCatchup (learner or proposer → learner or acceptor): send me what you
 	// know from Slot on. A learner answers MsgChosen, an acceptor MsgLearn.
@@ -151,7 +180,11 @@ type Message struct {
 	Truncated bool `json:"truncated,omitempty"`
 	// Force (on prepares) asks acceptors to promise even while they hear a
 	// live leader: an election someone asked for (force_election).
-	Force   bool     `json:"force,omitempty"`
+	Force bool `json:"force,omitempty"`
+	// Digests (on MsgChosen) says the entries' values are digests
+	// (Command.Digest), not values: a learner sends proposers and client
+	// nodes only what they use, request IDs and slots.
+	Digests bool     `json:"digests,omitempty"`
 	Slots   []uint64 `json:"slots,omitempty"`
 	Entries []Entry  `json:"entries,omitempty"`
 }
@@ -224,9 +257,10 @@ type Ready struct {
 
 	Results    []Result
 	ReadStates []ReadState
-	// Applied are chosen entries a proposer applied, in slot order: the
-	// caller adds them to its applied index (ProposerStorage), lazily if it
-	// likes; reads of the index must see them once Advance is called.
+	// Applied are chosen entries a proposer applied, in slot order, with
+	// their values digested (Command.Digest): the caller adds them to its
+	// applied index (ProposerStorage), lazily if it likes; reads of the
+	// index must see them once Advance is called.
 	Applied []ChosenEntry
 }
 

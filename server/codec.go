@@ -15,13 +15,15 @@ import (
 //
 //	batch   = version:byte count:uvarint message*
 //	message = type:byte from to ballot slot commit probe compact flags :uvarint
-//	flags   = 1 (truncated) | 2 (force)
+//	flags   = 1 (truncated) | 2 (force) | 4 (digests: values are Command.Digest)
 //	          nslots:uvarint slot:uvarint* nentries:uvarint entry*
 //	entry   = slot ballot client_id :uvarint request_id:bytes value:bytes
 //	bytes   = len:uvarint data
 const (
 	binaryContentType = "application/x-paxos-batch"
-	codecVersion      = 4
+	// codecVersion 5: MsgChosen to proposers and client nodes carries
+	// digests (flag 4); a node of version 4 would take them for values.
+	codecVersion = 5
 )
 
 var errCodec = errors.New("malformed message batch")
@@ -63,6 +65,9 @@ func header(m *replog.Message) [8]uint64 {
 	}
 	if m.Force {
 		flags |= 2
+	}
+	if m.Digests {
+		flags |= 4
 	}
 	return [...]uint64{uint64(m.From), uint64(m.To), uint64(m.Ballot), m.Slot, m.Commit, m.Probe, m.Compact, flags}
 }
@@ -161,7 +166,7 @@ func decodeBatch(b []byte) ([]replog.Message, error) {
 		m.From, m.To, m.Ballot = replog.ID(d.uvarint()), replog.ID(d.uvarint()), replog.Ballot(d.uvarint())
 		m.Slot, m.Commit, m.Probe, m.Compact = d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint()
 		flags := d.uvarint()
-		m.Truncated, m.Force = flags&1 != 0, flags&2 != 0
+		m.Truncated, m.Force, m.Digests = flags&1 != 0, flags&2 != 0, flags&4 != 0
 		if n := d.count(1); n > 0 {
 			m.Slots = make([]uint64, n)
 			for j := range m.Slots {

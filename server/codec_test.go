@@ -15,6 +15,8 @@ func sampleBatch() []replog.Message {
 			Entries: []replog.Entry{{Slot: 12, Command: replog.Command{ClientID: 9, RequestID: "9-17", Value: "x"}}, {Slot: 13}}},
 		{Type: replog.MsgAccepted, From: 4, To: 1, Ballot: 301, Slots: []uint64{12, 13}},
 		{Type: replog.MsgHeartbeat, From: 1, To: 2, Ballot: 1<<63 + 5, Commit: 1 << 40},
+		{Type: replog.MsgChosen, From: 7, To: 1, Commit: 14, Digests: true,
+			Entries: []replog.Entry{{Slot: 13, Command: replog.Command{RequestID: "9-18", Value: strings.Repeat("v", 100)}.Digest()}}},
 	}
 }
 

@@ -9,8 +9,9 @@ import (
 
 // The Describe helpers print what replog does as short stable text, one
 // fact per line, for golden files and failure messages. Zero fields are
-// left out. A command prints as requestID=value (noop for the no-op), an
-// entry as slot:command, followed by @ballot when it carries one.
+// left out. A command prints as requestID=value (noop for the no-op), or
+// requestID=# when its value is a digest (Command.Digest); an entry as
+// slot:command, followed by @ballot when it carries one.
 
 // DescribeCommand prints c as requestID=value, or noop.
 func DescribeCommand(c replog.Command) string {
@@ -20,9 +21,19 @@ func DescribeCommand(c replog.Command) string {
 	return c.RequestID + "=" + c.Value
 }
 
+// describeDigest prints c, whose value is a digest, as requestID=#, or noop.
+func describeDigest(c replog.Command) string {
+	if c.IsNoop() {
+		return "noop"
+	}
+	return c.RequestID + "=#"
+}
+
 // DescribeEntry prints e as slot:command[@ballot].
-func DescribeEntry(e replog.Entry) string {
-	s := fmt.Sprintf("%d:%s", e.Slot, DescribeCommand(e.Command))
+func DescribeEntry(e replog.Entry) string { return describeEntry(e, DescribeCommand) }
+
+func describeEntry(e replog.Entry, command func(replog.Command) string) string {
+	s := fmt.Sprintf("%d:%s", e.Slot, command(e.Command))
 	if e.Ballot != 0 {
 		s += fmt.Sprintf("@%d", e.Ballot)
 	}
@@ -30,10 +41,12 @@ func DescribeEntry(e replog.Entry) string {
 }
 
 // DescribeEntries prints entries as [e1 e2 ...].
-func DescribeEntries(entries []replog.Entry) string {
+func DescribeEntries(entries []replog.Entry) string { return describeEntries(entries, DescribeCommand) }
+
+func describeEntries(entries []replog.Entry, command func(replog.Command) string) string {
 	parts := make([]string, len(entries))
 	for i, e := range entries {
-		parts[i] = DescribeEntry(e)
+		parts[i] = describeEntry(e, command)
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }
@@ -41,9 +54,13 @@ func DescribeEntries(entries []replog.Entry) string {
 // DescribeChosen prints chosen entries as [e1 e2 ...]; a later copy of a
 // request says the slot of its first copy (dup-of=N).
 func DescribeChosen(entries []replog.ChosenEntry) string {
+	return describeChosen(entries, DescribeCommand)
+}
+
+func describeChosen(entries []replog.ChosenEntry, command func(replog.Command) string) string {
 	parts := make([]string, len(entries))
 	for i, e := range entries {
-		parts[i] = DescribeEntry(e.Entry)
+		parts[i] = describeEntry(e.Entry, command)
 		if e.Dup {
 			parts[i] += fmt.Sprintf("(dup-of=%d)", e.FirstSlot)
 		}
@@ -69,7 +86,10 @@ func DescribeMessage(m replog.Message) string {
 	if len(m.Slots) > 0 {
 		fmt.Fprintf(&b, " slots=%v", m.Slots)
 	}
-	if len(m.Entries) > 0 {
+	switch {
+	case len(m.Entries) > 0 && m.Digests:
+		b.WriteString(" entries=" + describeEntries(m.Entries, describeDigest))
+	case len(m.Entries) > 0:
 		b.WriteString(" entries=" + DescribeEntries(m.Entries))
 	}
 	if m.Truncated {
@@ -106,7 +126,7 @@ func DescribeReady(id replog.ID, rd *replog.Ready) string {
 		}
 	}
 	if len(rd.Applied) > 0 {
-		add("applied %s", DescribeChosen(rd.Applied))
+		add("applied %s", describeChosen(rd.Applied, describeDigest))
 	}
 	return strings.Join(lines, "\n")
 }
