@@ -7,18 +7,19 @@
 #
 # Usage: scripts/bench-ab.sh [--rounds N] [--duration D] [--clients "1 64 256"]
 #                            [--target proposer|client] [--env-a K=V] [--env-b K=V]
-#                            [--raw FILE] REV_A REV_B
+#                            [--value-size BYTES] [--raw FILE] REV_A REV_B
 # REV may be any git revision, or "." for the working tree as it is.
 # --env-a/--env-b (repeatable) set a variable for A's or B's nodes only:
 # the cost of tracing is scripts/bench-ab.sh --env-b TRACE=false . .
 # and of TLS scripts/bench-ab.sh --env-a TLS=0 --env-b TLS=1 . . (TLS=1 is
 # remembered in .env: say TLS=0 for the other side).
 # --raw FILE keeps every run's JSON report there, one line each, after
-# the side (0 for A, 1 for B).
+# the side (0 for A, 1 for B). --value-size is paxosctl bench's (64 bytes
+# unless given).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 duration=4s clients="1 64 256" target=proposer
+rounds=3 duration=4s clients="1 64 256" target=proposer value_size=64
 revs=() env_a=() env_b=() keep_raw=
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -29,6 +30,7 @@ while [[ $# -gt 0 ]]; do
 	--env-a) env_a+=("$2"); shift 2 ;;
 	--env-b) env_b+=("$2"); shift 2 ;;
 	--raw) keep_raw=$2; shift 2 ;;
+	--value-size) value_size=$2; shift 2 ;;
 	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "bench-ab.sh: unknown flag $1 (see --help)" >&2; exit 3 ;;
 	*) revs+=("$1"); shift ;;
@@ -94,7 +96,7 @@ for r in $(seq "$rounds"); do
 			bin/paxosctl bench --clients 16 --duration 2s >/dev/null 2>&1 || true # warm-up
 			for n in $clients; do
 				printf '%s ' "$i"
-				bin/paxosctl -w json bench --clients "$n" --duration "$duration" --target "$target"
+				bin/paxosctl -w json bench --clients "$n" --duration "$duration" --target "$target" --value-size "$value_size"
 				echo
 			done
 			scripts/local.sh down --purge >/dev/null
