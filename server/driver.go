@@ -27,6 +27,9 @@ type driver struct {
 	trace *traceRing
 
 	inbox chan func()
+	// inboxBytes is the encoded size of the messages queued in inbox
+	// (step): at most maxInboxBytes.
+	inboxBytes atomic.Int64
 
 	// saving is how long the saves of the current loop iteration took;
 	// slowLogged is when a slow iteration was last logged (slowLoop).
@@ -41,6 +44,14 @@ type driver struct {
 // inboxSize bounds the work queued for the loop; callers that find it full
 // get ErrUnavailable (backpressure) instead of unbounded latency.
 const inboxSize = 8192
+
+// maxInboxBytes bounds the messages queued for the loop in bytes (encoded),
+// besides inboxSize in items: 8,192 batches of values could be gigabytes.
+// Past it a batch is refused (ErrUnavailable: the stream drops it, and the
+// protocol sends it again); the first batch always goes in. 16 MiB holds
+// the largest batch of each of four peers (maxPeerQueueBytes): a learner
+// hears three acceptors and the other learner.
+const maxInboxBytes = 16 << 20
 
 // loopHooks are what a role does with each Ready of its core, and around
 // it; the role gives them to newDriver.
@@ -94,9 +105,18 @@ func (d *driver) call(ctx context.Context, f func()) error {
 	}
 }
 
-// step queues messages for the state machine.
+// step queues messages for the state machine, within maxInboxBytes.
 func (d *driver) step(msgs []replog.Message) error {
-	return d.do(func() {
+	size := int64(0)
+	for i := range msgs {
+		size += int64(encodedSize(&msgs[i]))
+	}
+	if queued := d.inboxBytes.Add(size); queued > maxInboxBytes && queued != size {
+		d.inboxBytes.Add(-size)
+		return ErrUnavailable
+	}
+	err := d.do(func() {
+		d.inboxBytes.Add(-size)
 		for _, m := range msgs {
 			if err := d.core.Step(m); err != nil {
 				d.fail(err)
@@ -104,6 +124,10 @@ func (d *driver) step(msgs []replog.Message) error {
 			}
 		}
 	})
+	if err != nil {
+		d.inboxBytes.Add(-size)
+	}
+	return err
 }
 
 func (d *driver) err() error {

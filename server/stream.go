@@ -138,11 +138,17 @@ func (s *Server) readStream(from replog.ID, conn net.Conn, br *bufio.Reader) err
 		if buf = b.Bytes(); cap(buf) > 1<<20 {
 			buf = nil // do not pin a big buffer after a burst
 		}
-		if err := s.deliver(from, msgs); err != nil && !errors.Is(err, ErrUnavailable) {
+		err = s.deliver(from, msgs)
+		if err != nil && !errors.Is(err, ErrUnavailable) {
 			return err // a bad message: drop the stream
 		}
-		// ErrUnavailable (queue full, or stopping): the batch is dropped,
-		// as a lossy network would; the protocol retransmits.
+		if err != nil {
+			// ErrUnavailable (the loop's inbox is full, or the node is
+			// stopping): the batch is dropped, as a lossy network would;
+			// the protocol retransmits.
+			s.warnPeer(from, "inbox-full", "dropped a batch from a peer: this node's loop has not taken what is queued; the protocol sends it again",
+				"messages", len(msgs), "limit_batches", inboxSize, "limit_bytes", maxInboxBytes)
+		}
 	}
 }
 

@@ -45,11 +45,11 @@ const messagesPath = "/paxos/messages"
 // this node's memory (a 10 M soak once saw 2 GB of catch-up answers queued
 // for one learner). The first message always goes in, however big: one
 // message is bounded by the frame (maxFrameBytes). 4 MiB is one of the
-// cores' largest messages (MaxMsgBytes): a learner sends every value to
-// each proposer and client node, and at 16 MiB a peer, 2,000 values of
+// cores' largest messages (MaxMsgBytes): at 16 MiB a peer, 2,000 values of
 // 64 KiB left 60 MB of encoded frames queued in learner1 (its heap at 245
-// MB, 585 MiB resident; TestE2EBigValues), where small values never fill
-// 4 MiB (the A/B: 0.96-0.98, within the noise).
+// MB, 585 MiB resident; TestE2EBigValues; a learner then sent every value
+// to each proposer and client node, which now get digests), where small
+// values never fill 4 MiB (the A/B: 0.96-0.98, within the noise).
 const (
 	maxPeerQueue      = 65536
 	maxPeerQueueBytes = 4 << 20
