@@ -180,6 +180,9 @@ func (in *fuzzInput) message(self replog.ID, nearBallot replog.Ballot, nearSlot 
 	}
 	m.Truncated = flags&16 != 0
 	m.Force = flags&128 != 0
+	// The flag byte is full: a MsgChosen's Force bit, which means nothing
+	// there, stands for Digests, and its entries become digests.
+	m.Digests = m.Force && m.Type == replog.MsgChosen
 	if flags&32 != 0 {
 		for range in.pick(5) {
 			m.Slots = append(m.Slots, lim.slot(in.number(nearSlot)))
@@ -188,6 +191,9 @@ func (in *fuzzInput) message(self replog.ID, nearBallot replog.Ballot, nearSlot 
 	if flags&64 != 0 {
 		for range 1 + in.pick(4) {
 			e := replog.Entry{Slot: lim.slot(in.number(nearSlot)), Command: fuzzCommands[in.pick(len(fuzzCommands))]}
+			if m.Digests {
+				e.Command = e.Command.Digest()
+			}
 			if in.byte()&1 != 0 {
 				e.Ballot = lim.ballot(in.ballot(nearBallot))
 			}
