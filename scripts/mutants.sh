@@ -17,7 +17,8 @@
 #   scripts/mutants.sh --list          # the mutations, with what they break
 #
 # MUTANTS_PKGS overrides the fast test set (default: ./storage ./replog
-# ./server, in that order: the quickest first).
+# ./server, in that order: the quickest first). Each mutation runs its own
+# file's package first.
 set -euo pipefail
 
 PROG=mutants.sh
@@ -94,7 +95,13 @@ for name in "${names[@]}"; do
 		by="DOES NOT APPLY: $(tail -n 1 "$log")"
 		bad=1
 	else
+		# The mutated file's own package first (its tests are the likeliest
+		# to catch it), then the rest of the set in order.
+		order=()
 		for pkg in "${pkgs[@]}"; do
+			[[ $pkg == "./$(dirname "$file")" ]] && order=("$pkg" "${order[@]}") || order+=("$pkg")
+		done
+		for pkg in "${order[@]}"; do
 			if ! (cd "$src" && go test -count=1 -failfast -timeout 15m "$pkg") >>"$log" 2>&1; then
 				if grep -q -e '\[build failed\]' -e '\[setup failed\]' "$log"; then
 					by="DOES NOT BUILD (see below)"

@@ -33,16 +33,40 @@ type clientRole struct {
 
 	mu        sync.Mutex
 	responses []clientResponse
-	slots     map[string]uint64 // request ID → slot, for requests sent here
-	notified  atomic.Uint64
+	// responseBytes is the size of the values in responses.
+	responseBytes int
+	slots         map[string]uint64 // request ID → slot, for requests sent here
+	notified      atomic.Uint64
 
 	sent, failed atomic.Uint64
 }
 
 type clientResponse = api.ClientResponse
 
-// maxResponses bounds the responses a client node keeps.
-const maxResponses = 1000
+// maxResponses and maxResponseBytes bound the responses a client node
+// keeps and lists (GET /get-responses): the newest maxResponses, within
+// maxResponseBytes of values (the newest one always). Values go up to
+// MAX_VALUE_BYTES: 1,000 responses of 1 MiB each were a GiB, and 2,000
+// values of 64 KiB took a client node to 110-150 MiB (TestE2EBigValues).
+const (
+	maxResponses     = 1000
+	maxResponseBytes = 4 << 20
+)
+
+// newestResponses returns where the responses to keep or list start in
+// rs: the newest maxResponses within maxResponseBytes of values, and at
+// least the newest one.
+func newestResponses(rs []clientResponse) int {
+	start, size := len(rs), 0
+	for start > 0 && len(rs)-start < maxResponses {
+		size += len(rs[start-1].Value)
+		if size > maxResponseBytes && start < len(rs) {
+			break
+		}
+		start--
+	}
+	return start
+}
 
 func newClientRole(n *node) *clientRole {
 	c := &clientRole{n: n, slots: map[string]uint64{}}
@@ -220,13 +244,18 @@ func (c *clientRole) record(r clientResponse) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.responses = append(c.responses, r)
-	if len(c.responses) >= 2*maxResponses {
-		// Keep the newest maxResponses, in place: one copy per
-		// maxResponses records (a copy per record was a fifth of a client
-		// node's CPU under load).
-		n := copy(c.responses, c.responses[len(c.responses)-maxResponses:])
+	c.responseBytes += len(r.Value)
+	if len(c.responses) >= 2*maxResponses || c.responseBytes > 2*maxResponseBytes {
+		// Keep the newest (newestResponses), in place: one copy per
+		// maxResponses records or maxResponseBytes of values (a copy per
+		// record was a fifth of a client node's CPU under load).
+		n := copy(c.responses, c.responses[newestResponses(c.responses):])
 		clear(c.responses[n:])
 		c.responses = c.responses[:n]
+		c.responseBytes = 0
+		for _, kept := range c.responses {
+			c.responseBytes += len(kept.Value)
+		}
 	}
 	if r.Slot != nil {
 		c.slots[r.RequestID] = *r.Slot
@@ -388,14 +417,14 @@ func (c *clientRole) learned(req string, slot uint64) {
 
 func (c *clientRole) handleResponses(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	c.mu.Lock()
-	out := append([]clientResponse{}, c.responses[max(0, len(c.responses)-maxResponses):]...)
+	out := append([]clientResponse{}, c.responses[newestResponses(c.responses):]...)
 	c.mu.Unlock()
 	writeJSON(w, http.StatusOK, api.Responses{Responses: out, Count: len(out)})
 }
 
 func (c *clientRole) view() view {
 	c.mu.Lock()
-	n := min(len(c.responses), maxResponses)
+	n := len(c.responses) - newestResponses(c.responses)
 	c.mu.Unlock()
 	return &api.ClientView{
 		CurrentLeader: api.OptionalID(c.leader.Load()),
