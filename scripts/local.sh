@@ -405,6 +405,7 @@ cmd_down() {
 	done
 	read -r -a names <<<"$(node_names)"
 	stop_nodes "${names[@]}"
+	warn_elsewhere
 	if ((purge)); then
 		for name in "${names[@]}"; do
 			if [[ -d $(node_dir "$name") ]]; then
@@ -413,8 +414,25 @@ cmd_down() {
 		done
 		note "deleted the data of every node"
 	else
-		note "data kept in ./volumes (delete it with '$PROG down --purge' or 'make clean-data')"
+		note "data kept in $VOLUMES (delete it with '$PROG down --purge' or 'make clean-data')"
 	fi
+}
+
+# warn_elsewhere says when nodes of this checkout's bin/paxosd still run
+# with their data outside $VOLUMES: a cluster started with another
+# PAXOS_VOLUMES, which this script cannot see (Linux only: /proc).
+warn_elsewhere() {
+	local cmdline dir args others=()
+	for cmdline in /proc/[0-9]*/cmdline; do
+		args=()
+		mapfile -d '' -t args 2>/dev/null <"$cmdline" || continue
+		[[ ${args[0]:-} == "$BIN" && ${args[3]:-} == --data-dir ]] || continue
+		dir=${args[4]:-}
+		[[ $dir == "$VOLUMES"/* ]] || others+=("$dir")
+	done
+	((${#others[@]})) || return 0
+	printf '%s: %d paxosd of this checkout still run with data outside %s (%s ...): started with another PAXOS_VOLUMES; stop them with PAXOS_VOLUMES=%s %s down\n' \
+		"$PROG" "${#others[@]}" "$VOLUMES" "${others[0]}" "$(dirname "${others[0]}")" "$0" >&2
 }
 
 cmd_status() {
