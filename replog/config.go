@@ -238,6 +238,10 @@ func without(ids []ID, id ID) []ID {
 // promises, acceptances and votes count (SPEC §3, §9).
 func (c *Config) isAcceptor(id ID) bool { return slices.Contains(c.Acceptors, id) }
 
+// isLearner reports whether id is a configured learner: only their
+// chosen entries count, and only they get values rather than digests.
+func (c *Config) isLearner(id ID) bool { return slices.Contains(c.Learners, id) }
+
 // Quorum is the number of distinct acceptors that make a majority.
 func (c *Config) Quorum() int {
 	if c.quorum > 0 {

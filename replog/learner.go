@@ -131,7 +131,7 @@ func (l *Learner) Step(m Message) error {
 		}
 		return l.advance()
 	case MsgChosen:
-		if m.From == l.cfg.ID || !slices.Contains(l.cfg.Learners, m.From) {
+		if m.From == l.cfg.ID || !l.cfg.isLearner(m.From) {
 			return nil // chosen entries come from learners, who counted the quorums
 		}
 		l.hint, l.heard = max(l.hint, m.Commit), true
@@ -341,7 +341,7 @@ func (l *Learner) answerCatchup(m Message) error {
 	}
 	n := l.cfg.fit(entries, l.cfg.CatchupLimit)
 	answer := Message{Type: MsgChosen, To: m.From, Commit: l.commit, Compact: l.durable, Entries: entries[:n], Truncated: n < len(entries)}
-	if !slices.Contains(l.cfg.Learners, m.From) {
+	if !l.cfg.isLearner(m.From) {
 		// A proposer asked: it needs request IDs and slots. The answer
 		// keeps the pages of values (the same Truncated), in fewer bytes.
 		answer.Entries, answer.Digests = digests(answer.Entries), true

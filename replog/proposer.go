@@ -351,7 +351,7 @@ func (p *Proposer) fromRightRole(m Message) bool {
 	case MsgRejoin:
 		return p.cfg.isAcceptor(m.From)
 	case MsgChosen:
-		return slices.Contains(p.cfg.Learners, m.From)
+		return p.cfg.isLearner(m.From)
 	}
 	return true
 }
