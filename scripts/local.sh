@@ -422,13 +422,16 @@ cmd_down() {
 # with their data outside $VOLUMES: a cluster started with another
 # PAXOS_VOLUMES, which this script cannot see (Linux only: /proc).
 warn_elsewhere() {
-	local cmdline dir args others=()
+	local cmdline i args others=()
 	for cmdline in /proc/[0-9]*/cmdline; do
 		args=()
 		mapfile -d '' -t args 2>/dev/null <"$cmdline" || continue
-		[[ ${args[0]:-} == "$BIN" && ${args[3]:-} == --data-dir ]] || continue
-		dir=${args[4]:-}
-		[[ $dir == "$VOLUMES"/* ]] || others+=("$dir")
+		[[ ${args[0]:-} == "$BIN" ]] || continue
+		for ((i = 1; i + 1 < ${#args[@]}; i++)); do
+			if [[ ${args[i]} == --data-dir && ${args[i + 1]} != "$VOLUMES"/* ]]; then
+				others+=("${args[i + 1]}")
+			fi
+		done
 	done
 	((${#others[@]})) || return 0
 	printf '%s: %d paxosd of this checkout still run with data outside %s (%s ...): started with another PAXOS_VOLUMES; stop them with PAXOS_VOLUMES=%s %s down\n' \
